@@ -1,0 +1,36 @@
+"""The copy register (Art. 3(2)): consented copies, to be destroyed at contract end (Art. 5)."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from webapp.models import Asset, CopyRecord
+
+from . import Context, HandlerError, handler
+
+
+@handler("register_copy")
+def register_copy(ctx: Context, assets: list[int], copies: int, medium: str, location: str,
+                  handlers: list[Any], destruction_due: str, purpose: str = "") -> dict[str, Any]:
+    """Enter an approved copy in the register, linked to its written consent.
+
+    Refuses to register without a decision record: the diagram must put this step after
+    the city's approval, and the guardrail checks that it does.
+    """
+    if ctx.decision is None or ctx.decision.outcome != "approve":
+        raise HandlerError("a copy can only be registered after the city's written consent")
+    contract_id = ctx.instance.contract_id
+    known = set(ctx.session.scalars(sa.select(Asset.id).where(Asset.contract_id == contract_id, Asset.id.in_(assets))))
+    if known != set(assets):
+        raise HandlerError("the request names assets that are not in this contract's register")
+    record = CopyRecord(
+        contract_id=contract_id, instance_id=ctx.instance.id, decision_number=ctx.decision.number,
+        asset_ids=list(assets), description=purpose, copies=int(copies), medium=medium, location=location,
+        handlers=list(handlers), destruction_due=date.fromisoformat(destruction_due),
+    )
+    ctx.session.add(record)
+    ctx.session.flush()
+    ctx.audit("copy_registered", {"copy_record": record.id, "decision": ctx.decision.number})
+    return {"copy_record_id": record.id}

@@ -1,0 +1,51 @@
+"""Overdue approvals: remind the people in charge, then bring in their supervisor.
+
+Both are drawn in the diagrams as non-interrupting timer boundary events leading here, so
+process owners see and edit when and to whom a task escalates.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from webapp.models import HumanTask, TaskCandidate
+
+from . import Context, handler
+
+
+def _open_task(ctx: Context, spec_id: str) -> HumanTask | None:
+    return ctx.session.scalar(sa.select(HumanTask).where(
+        HumanTask.instance_id == ctx.instance.id, HumanTask.spec_id == spec_id, HumanTask.status == "open")
+        .order_by(HumanTask.id.desc()).limit(1))
+
+
+@handler("remind")
+def remind(ctx: Context, task: str) -> dict[str, Any]:
+    """Tell everyone who may act on the overdue task ``task`` (a BPMN id) that it is overdue."""
+    row = _open_task(ctx, task)
+    if row is None:
+        return {"reminded": 0}
+    people = ctx.task_candidates(row)
+    ctx.notify([p.id for p in people], "task_overdue")
+    ctx.audit("task_reminded", {"task": task, "title": row.title, "recipients": [p.username for p in people]})
+    return {"reminded": len(people)}
+
+
+@handler("escalate")
+def escalate(ctx: Context, task: str, role: str, level: int) -> dict[str, Any]:
+    """Add the holders of ``role`` as candidates of the overdue task; the original people keep it."""
+    row = _open_task(ctx, task)
+    if row is None:
+        return {"escalated": 0}
+    people = ctx.role_holders(role)
+    existing = set(ctx.session.scalars(sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == row.id)))
+    for person in people:
+        if person.id not in existing:
+            ctx.session.add(TaskCandidate(human_task_id=row.id, user_id=person.id, reason="escalation", added_at=ctx.now))
+    row.escalation_level = max(row.escalation_level, int(level))
+    ctx.session.flush()
+    ctx.notify([p.id for p in people], "task_escalated")
+    ctx.audit("task_escalated", {"task": task, "title": row.title, "level": int(level), "role": role,
+                                 "recipients": [p.username for p in people]})
+    return {"escalated": len(people), "level": int(level)}

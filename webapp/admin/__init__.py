@@ -1,0 +1,6 @@
+"""Administration: people and their roles, contracts, process versions, the mail queue."""
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from . import routes  # noqa: E402,F401

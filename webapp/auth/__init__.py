@@ -1,0 +1,6 @@
+"""Login, logout, language, personal settings and API tokens."""
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+from . import routes  # noqa: E402,F401

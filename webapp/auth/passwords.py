@@ -1,0 +1,41 @@
+"""Argon2id password hashing; parameters from config so tests can use cheap ones."""
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from flask_babel import gettext as _
+
+
+def _hasher() -> PasswordHasher:
+    return PasswordHasher(time_cost=current_app.config["ARGON2_TIME_COST"],
+                          memory_cost=current_app.config["ARGON2_MEMORY_COST"])
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A hash to verify against when the username is unknown, so both cases take the same time.
+def dummy_verify(password: str) -> None:
+    verify_password(hash_password("unused-dummy-password"), password)
+
+
+def policy_problems(password: str, username: str = "") -> list[str]:
+    """Messages for a password that does not meet the minimum policy (empty list: fine)."""
+    problems = []
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        problems.append(_("Use at least %(n)s characters.", n=minimum))
+    if username and username.lower() in password.lower():
+        problems.append(_("Do not include your user name."))
+    if password.isdigit() or password.isalpha():
+        problems.append(_("Mix letters with digits or symbols."))
+    return problems

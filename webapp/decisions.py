@@ -1,0 +1,38 @@
+"""Written consent as a record (DESIGN rule 8): who, when, what, on which version, numbered."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import numbering
+from .extensions import db
+from .models import Decision, HumanTask, ProcessInstance, User
+
+
+def record(instance: ProcessInstance, task: HumanTask, data: dict[str, Any], user: User, at: datetime) -> Decision:
+    """Number and store a decision on the request as it stands (its current version and content)."""
+    content = {"request": instance.request_data, "decision": data}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    decision = Decision(
+        number=numbering.decision_number(at), instance_id=instance.id, human_task_id=task.id, task_title=task.title,
+        outcome=str(data.get("decision", "")), comment=str(data.get("comment", "") or ""), decided_by_id=user.id,
+        decided_at=at, request_version=instance.request_version, content=content, content_sha256=digest,
+    )
+    db.session.add(decision)
+    db.session.flush()
+    return decision
+
+
+def for_instance(instance_id: int) -> list[Decision]:
+    return list(db.session.scalars(
+        sa.select(Decision).where(Decision.instance_id == instance_id).order_by(Decision.decided_at, Decision.id)))
+
+
+def last_outcome(instance: ProcessInstance) -> str | None:
+    return db.session.scalar(
+        sa.select(Decision.outcome).where(Decision.instance_id == instance.id)
+        .order_by(Decision.decided_at.desc(), Decision.id.desc()).limit(1))

@@ -1,0 +1,35 @@
+"""The only package that imports SpiffWorkflow (DESIGN rule 1).
+
+Everything else speaks to it in domain words::
+
+    deploy(bpmn, forms, user=...)            -> (ProcessDefinition, created)
+    validate(bpmn, forms)                    -> Parsed (with .problems)
+    start(process_key, contract, data, user) -> ProcessInstance
+    complete(task_id, data, user)            -> HumanTask
+    fire_due_timers(now)                     -> number of instances advanced
+
+Modules: ``xmlsafe`` (hostile XML), ``parse`` (diagram -> specs + metadata + problems),
+``sandbox`` (expressions and scripts), ``run`` (one workflow in memory), ``store``
+(serialization, spec cache), ``projection`` (inbox rows), ``calendar`` (business days),
+``scripting`` (per-action script engine and handler bridge), ``deploy``, ``actions``.
+"""
+from importlib import import_module
+from typing import Any
+
+# Verbs and errors are loaded on first use, so that ``from webapp.engine import calendar``
+# (used by forms and queries) does not import the verbs, which import those same modules.
+_EXPORTS = {
+    "check_may_complete": "actions", "complete": "actions", "fire_due_timers": "actions", "form_for": "actions",
+    "load_task": "actions", "start": "actions",
+    "deploy": "deploy", "latest_version": "deploy", "latest_versions": "deploy", "validate": "deploy",
+    "ConcurrentUpdate": "errors", "DiagramInvalid": "errors", "EngineError": "errors", "NotAllowed": "errors",
+    "NotFound": "errors", "ProcessFailed": "errors", "RuleViolation": "errors", "TaskAlreadyDone": "errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{module}"), name)

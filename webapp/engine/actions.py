@@ -1,0 +1,251 @@
+"""The engine's verbs in domain words: start, complete, fire_due_timers (DESIGN rule 1).
+
+Each verb is one transaction's worth of change (rule 2): workflow state, inbox rows,
+decision, registers (through handlers), audit events and outbox rows are added to the
+session and flushed; the caller commits once, or rolls back and nothing happened.
+Concurrent completions: PostgreSQL takes ``FOR UPDATE`` on the task and the instance;
+on both databases the instance's ``lock_version`` makes the slower writer fail with
+:class:`ConcurrentUpdate`.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+import handlers
+
+from .. import access, audit, clock, decisions, formschema, notifications, numbering, roles, storage
+from ..extensions import db
+from ..models import Contract, HumanTask, ProcessDefinition, ProcessInstance, User
+from ..models.workflow import COMPLETED, OPEN, RUNNING
+from . import run, sandbox, store
+from .deploy import latest_version
+from .errors import ConcurrentUpdate, NotAllowed, NotFound, ProcessFailed, RuleViolation, TaskAlreadyDone
+from .projection import sync_tasks
+from .scripting import closed_days, diagram_functions, script_engine
+
+logger = logging.getLogger(__name__)
+
+
+def _specs(definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
+    return store.specs_for(definition.sha256, definition.bpmn, definition.key, current_app.config["BPMN_MAX_BYTES"])
+
+
+def form_for(definition: ProcessDefinition, spec_id: str) -> dict[str, Any] | None:
+    name = definition.task_meta(spec_id).get("form")
+    return definition.forms.get(name) if name else None
+
+
+def _validated(definition: ProcessDefinition, spec_id: str, raw: Mapping[str, Any], ctx: formschema.FormContext,
+               from_html: bool) -> dict[str, Any]:
+    schema = form_for(definition, spec_id)
+    if schema is None:
+        return {}
+    return formschema.validate(schema, raw, ctx, from_html=from_html)
+
+
+def _title(definition: ProcessDefinition, data: Mapping[str, Any], now: datetime) -> str:
+    expression = definition.meta.get("title")
+    if expression:
+        try:
+            value = sandbox.evaluate(expression, data, diagram_functions(now))
+            if value:
+                return str(value)[:300]
+        except (sandbox.SandboxError, NameError, TypeError, KeyError, IndexError, ValueError):
+            logger.warning("title expression of %s v%s failed", definition.key, definition.version)
+    return definition.name[:300]
+
+
+def _run(action: Any) -> Any:
+    """Turn a failure inside the diagram into :class:`ProcessFailed` with a readable message."""
+    try:
+        return action()
+    except (SpiffWorkflowException, sandbox.SandboxError, handlers.HandlerError) as err:
+        logger.warning("process step failed: %s", run.error_message(err))
+        raise ProcessFailed(_l("A step of the process failed, so nothing was saved: %(detail)s",
+                               detail=run.error_message(err))) from err
+
+
+def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: User, *,
+          from_html: bool = False) -> ProcessInstance:
+    """Start ``process_key`` on ``contract`` with the request form's data, as ``user``.
+
+    :raise NotFound: no such process, or the user may not start it on this contract (404: no leak)
+    :raise FormInvalid: field-level messages
+    :raise ProcessFailed: a step of the diagram failed
+    """
+    definition = latest_version(process_key)
+    if definition is None or not access.can_start(user, definition.meta.get("starters", []), contract):
+        raise NotFound()
+    now = clock.now()
+    start_task = definition.meta["start_task"]
+    ctx = formschema.FormContext(contract, user)
+    data = _validated(definition, start_task, raw, ctx, from_html)
+    instance = ProcessInstance(
+        definition_id=definition.id, process_key=definition.key, contract_id=contract.id, requester_id=user.id,
+        reference=numbering.request_reference(definition.meta.get("reference_prefix", "REQ"), now),
+        title=_title(definition, data, now), status=RUNNING, state="{}", serializer_version=store.SERIALIZER_VERSION,
+        request_version=1, request_data=data, created_at=now, updated_at=now,
+    )
+    instance.definition, instance.contract = definition, contract
+    db.session.add(instance)
+    db.session.flush()
+    storage.bind(form_for(definition, start_task) or {}, data, instance, user)
+    spec, subprocess_specs = _specs(definition)
+    engine = script_engine(instance=instance, actor_id=user.id, now=now, notify=notifications.notifier(instance))
+    workflow = run.new_workflow(spec, subprocess_specs, engine, {
+        "requester": user.username, "contract_number": contract.number,
+    })
+    _run(lambda: run.advance(workflow))
+    first = next((t for t in run.ready_user_tasks(workflow) if t.spec_id == start_task), None)
+    if first is None:
+        raise ProcessFailed(_l("The request step %(task)s did not become ready.", task=start_task))
+    _run(lambda: run.complete_user_task(workflow, run.user_task(workflow, first.guid), data))
+    audit.record("request_submitted", actor_id=user.id, instance_id=instance.id, contract_id=contract.id,
+                 detail={"process": definition.key, "version": definition.version, "reference": instance.reference,
+                         "request_version": 1})
+    _save(instance, definition, workflow, now, completed_guid=first.guid, completed_by=user, submitted=data)
+    logger.info("user %s started %s as instance %s on contract %s", user.id, definition.key, instance.id, contract.id)
+    return instance
+
+
+def load_task(task_id: int, user: User) -> HumanTask:
+    """The task if the user may see it.
+
+    :raise NotFound: no such task, or not visible to the user (404, no leak)
+    """
+    task = db.session.get(HumanTask, task_id)
+    if task is None or not access.can_see_task(user, task):
+        raise NotFound()
+    return task
+
+
+def check_may_complete(task: HumanTask, instance: ProcessInstance, user: User) -> None:
+    """Everything but the form: open, candidate, four eyes, segregation of duties.
+
+    :raise TaskAlreadyDone: 409, naming who completed it and when
+    :raise NotAllowed: 403, the user sees the task but is not among those who act on it
+    :raise RuleViolation: 403, a provision forbids this person acting (Art. 15.2, four eyes)
+    """
+    if task.status != OPEN:
+        raise TaskAlreadyDone(task)
+    if not access.can_act_on(user, task):
+        raise NotAllowed(_l("You can see this step but it is not yours to complete: it belongs to %(role)s.",
+                            role=roles.label(task.lane)))
+    meta = instance.definition.task_meta(task.spec_id)
+    if meta.get("not_requester") and instance.requester_id == user.id:
+        raise RuleViolation(_l("You made this request, so another person must decide on it (four-eyes rule)."))
+    other = meta.get("separate_from")
+    if other:
+        done_by_user = db.session.scalar(
+            sa.select(HumanTask.title).where(
+                HumanTask.instance_id == instance.id, HumanTask.spec_id == other,
+                HumanTask.completed_by_id == user.id).limit(1))
+        if done_by_user is not None:
+            raise RuleViolation(_l("You completed “%(task)s” on this request, so a different person must do this "
+                                   "step (segregation of duties, Art. 15(2)).", task=done_by_user))
+
+
+def complete(task_id: int, raw: Mapping[str, Any], user: User, *, from_html: bool = False) -> HumanTask:
+    """Complete a user task with the form's data, as ``user``; returns the completed task row.
+
+    :raise NotFound, TaskAlreadyDone, NotAllowed, RuleViolation: see :func:`check_may_complete`
+    :raise FormInvalid: field-level messages
+    :raise ProcessFailed: a later step of the diagram failed; nothing is saved
+    :raise ConcurrentUpdate: another action on the same request committed first
+    """
+    task = load_task(task_id, user)
+    # Lock order instance -> task everywhere (the timer worker too), so no deadlock on PostgreSQL.
+    instance = db.session.scalar(
+        sa.select(ProcessInstance).where(ProcessInstance.id == task.instance_id).with_for_update())
+    task = db.session.scalar(sa.select(HumanTask).where(HumanTask.id == task.id).with_for_update()
+                             .execution_options(populate_existing=True))
+    check_may_complete(task, instance, user)
+    definition = instance.definition
+    ctx = formschema.FormContext(instance.contract, user, instance.id)
+    data = _validated(definition, task.spec_id, raw, ctx, from_html)
+    storage.bind(form_for(definition, task.spec_id) or {}, data, instance, user)
+    now = clock.now()
+    spec, subprocess_specs = _specs(definition)
+    meta = definition.task_meta(task.spec_id)
+    decision = None
+    if meta.get("decision"):
+        decision = decisions.record(instance, task, data, user, now)
+    engine = script_engine(instance=instance, actor_id=user.id, now=now, decision=decision,
+                           notify=notifications.notifier(instance))
+    workflow = store.loads(instance.state, spec, subprocess_specs)
+    workflow.script_engine = engine
+    spiff_task = run.user_task(workflow, task.task_guid)
+    if spiff_task is None:
+        raise TaskAlreadyDone(task)
+    if task.spec_id == definition.meta.get("start_task"):
+        instance.request_version += 1
+        instance.request_data = data
+    payload = dict(data)
+    if decision is not None:
+        payload["decision_number"] = decision.number
+    _run(lambda: run.complete_user_task(workflow, spiff_task, payload))
+    audit.record("task_completed", actor_id=user.id, instance_id=instance.id, contract_id=instance.contract_id,
+                 detail={"task": task.spec_id, "title": task.title, "outcome": data.get("decision", ""),
+                         "decision_number": decision.number if decision else None,
+                         "request_version": instance.request_version})
+    _save(instance, definition, workflow, now, completed_guid=task.task_guid, completed_by=user,
+          outcome=str(data.get("decision", "")), submitted=data)
+    logger.info("user %s completed task %s (%s) of instance %s", user.id, task.id, task.spec_id, instance.id)
+    return task
+
+
+def fire_due_timers(now: datetime, *, limit: int = 500) -> int:
+    """Fire the timers due at ``now``; returns how many instances advanced.
+
+    Reads only instances whose indexed ``next_timer_at`` is due (rule 4); on PostgreSQL
+    with ``FOR UPDATE SKIP LOCKED`` so concurrent workers split the work.
+    """
+    query = (sa.select(ProcessInstance).where(ProcessInstance.next_timer_at <= now,
+                                              ProcessInstance.status == RUNNING)
+             .order_by(ProcessInstance.next_timer_at).limit(limit).with_for_update(skip_locked=True))
+    advanced = 0
+    for instance in db.session.scalars(query).all():
+        definition = instance.definition
+        spec, subprocess_specs = _specs(definition)
+        workflow = store.loads(instance.state, spec, subprocess_specs)
+        workflow.script_engine = script_engine(instance=instance, actor_id=None, now=now,
+                                               notify=notifications.notifier(instance))
+        fired = _run(lambda: run.fire_due_timers(workflow, now))
+        if fired:
+            advanced += 1
+            audit.record("timers_fired", actor_id=None, instance_id=instance.id, contract_id=instance.contract_id,
+                         detail={"count": fired})
+        _save(instance, definition, workflow, now)
+    return advanced
+
+
+def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any, now: datetime, *,
+          completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
+          submitted: dict[str, Any] | None = None) -> None:
+    instance.state = store.dumps(workflow)
+    instance.serializer_version = store.SERIALIZER_VERSION
+    instance.next_timer_at = run.next_timer_at(workflow)
+    instance.updated_at = now
+    if workflow.is_completed() and instance.status == RUNNING:
+        instance.status = COMPLETED
+        instance.completed_at = now
+        instance.outcome = decisions.last_outcome(instance) or "completed"
+        audit.record("request_closed", actor_id=completed_by.id if completed_by else None, instance_id=instance.id,
+                     contract_id=instance.contract_id, detail={"outcome": instance.outcome})
+    sync_tasks(instance, definition, run.ready_user_tasks(workflow), now, completed_guid=completed_guid,
+               completed_by_id=completed_by.id if completed_by else None, outcome=outcome, submitted=submitted,
+               extra_closed=closed_days(), on_new=notifications.task_created)
+    try:
+        db.session.flush()
+    except StaleDataError as err:
+        raise ConcurrentUpdate() from err
+

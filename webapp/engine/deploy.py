@@ -1,0 +1,108 @@
+"""Validate a diagram and store it as a new immutable version (DESIGN rule 5)."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+import handlers
+
+from .. import audit, clock
+from ..extensions import db
+from ..models import ProcessDefinition, User
+from ..roles import LANE_ROLES
+from . import parse, store
+from .errors import DiagramInvalid
+from .scripting import diagram_functions
+from .xmlsafe import UnsafeXml, read_xml
+
+logger = logging.getLogger(__name__)
+
+
+def validate(bpmn: bytes, forms: Mapping[str, Any], *, policy_check: Any = None) -> parse.Parsed:
+    """Parse and check a diagram; never raises for a diagram's faults, lists them instead.
+
+    ``policy_check(meta) -> list[Problem]`` adds the guardrails of the process, when given.
+    """
+    try:
+        root = read_xml(bpmn, current_app.config["BPMN_MAX_BYTES"])
+    except UnsafeXml as err:
+        return parse.Parsed("", "", {}, None, [parse.Problem("", err.args[0])])
+    meta, problems = parse.describe(root)
+    if not meta:
+        return parse.Parsed("", "", {}, root, problems)
+    parsed = parse.Parsed(meta["key"], meta["name"], meta, root, problems)
+    try:
+        parse.build_specs(root, meta["key"])
+    except ValidationException as err:
+        parsed.problems.append(parse.spiff_problem(err))
+    except SpiffWorkflowException as err:
+        parsed.problems.append(parse.Problem(meta["key"], _l("Rejected by the BPMN engine: %(detail)s",
+                                                             detail=str(err).split("\n")[0])))
+    parsed.problems.extend(parse.check(meta, roles=LANE_ROLES, handlers=handlers.REGISTRY, forms=forms,
+                                       functions=diagram_functions(clock.now())))
+    if policy_check is not None and not parsed.problems:
+        parsed.problems.extend(policy_check(meta))
+    return parsed
+
+
+def forms_used(meta: Mapping[str, Any], forms: Mapping[str, Any]) -> dict[str, Any]:
+    """The forms the diagram names, snapshotted into the version."""
+    return {t["form"]: forms[t["form"]] for t in meta["tasks"].values() if t["form"] and t["form"] in forms}
+
+
+def deploy(bpmn: bytes, forms: Mapping[str, Any], *, user: User | None, note: str = "",
+           policy_check: Any = None) -> tuple[ProcessDefinition, bool]:
+    """Store a new version unless the newest one is byte-identical (with its forms).
+
+    Returns ``(definition, created)``. Raises :class:`DiagramInvalid` listing every problem.
+    """
+    parsed = validate(bpmn, forms, policy_check=policy_check)
+    if parsed.problems:
+        raise DiagramInvalid(parsed.problems)
+    sha = hashlib.sha256(bpmn).hexdigest()
+    snapshot = forms_used(parsed.meta, forms)
+    latest = latest_version(parsed.key)
+    if latest is not None and latest.sha256 == sha and latest.forms == snapshot:
+        return latest, False
+    version = (latest.version + 1) if latest else 1
+    definition = ProcessDefinition(
+        key=parsed.key, version=version, name=parsed.name, bpmn=bpmn, sha256=sha, forms=snapshot,
+        meta=_stored_meta(parsed.meta), note=note, deployed_by_id=user.id if user else None,
+        deployed_at=clock.now(),
+    )
+    db.session.add(definition)
+    db.session.flush()
+    store.specs_for(sha, bpmn, parsed.key, current_app.config["BPMN_MAX_BYTES"])
+    audit.record("process_deployed", actor_id=user.id if user else None,
+                 detail={"key": parsed.key, "version": version, "sha256": sha, "note": note})
+    logger.info("deployed %s v%s (%s) by %s", parsed.key, version, sha[:12], user.id if user else "system")
+    return definition, True
+
+
+def _stored_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if k not in ("scripts", "timers")}
+
+
+def latest_version(key: str) -> ProcessDefinition | None:
+    return db.session.scalar(
+        sa.select(ProcessDefinition).where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    )
+
+
+def latest_versions() -> list[ProcessDefinition]:
+    newest = sa.select(ProcessDefinition.key, sa.func.max(ProcessDefinition.version).label("v")) \
+        .group_by(ProcessDefinition.key).subquery()
+    return list(db.session.scalars(
+        sa.select(ProcessDefinition).join(
+            newest, sa.and_(ProcessDefinition.key == newest.c.key, ProcessDefinition.version == newest.c.v))
+        .order_by(ProcessDefinition.key)
+    ))

@@ -1,0 +1,371 @@
+"""From BPMN bytes to SpiffWorkflow specs plus the metadata the rest of the app reads.
+
+:func:`describe` reads the diagram's graph (lanes, tasks and their ``spiffworkflow``
+properties, flows, boundary timers, service operators) into a plain dict stored with the
+version, so the inbox, the forms and the guardrails never need SpiffWorkflow objects.
+:func:`check` lists every problem with element id, name and line, for deploy and lint.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser import VALIDATOR
+
+from . import sandbox
+from .calendar import parse_due
+from .timers import ShodakuParser
+
+logger = logging.getLogger(__name__)
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+
+FLOW_NODE_TAGS = {
+    "startEvent", "endEvent", "userTask", "manualTask", "serviceTask", "scriptTask", "task",
+    "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+    "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "callActivity", "subProcess",
+    "sendTask", "receiveTask", "businessRuleTask",
+}
+DECISION_OUTCOMES = ("approve", "reject", "send_back")
+TRUE_VALUES = ("true", "1", "yes")
+
+
+@dataclass
+class Problem:
+    """One thing wrong with a diagram, located so a process owner can find it."""
+
+    element_id: str
+    message: Any  # str or lazy string
+    name: str = ""
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"element_id": self.element_id, "name": self.name, "line": self.line, "message": str(self.message)}
+
+    def __str__(self) -> str:
+        where = self.element_id or "-"
+        if self.line:
+            where += f" (line {self.line})"
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class Parsed:
+    key: str
+    name: str
+    meta: dict[str, Any]
+    root: etree._Element
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _local(tag: Any) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _properties(node: etree._Element) -> dict[str, str]:
+    props = {}
+    for prop in node.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS):
+        if prop.get("name"):
+            props[prop.get("name")] = prop.get("value", "")
+    return props
+
+
+def _text(node: etree._Element, xpath: str) -> str | None:
+    found = node.xpath(xpath, namespaces=NS)
+    if not found:
+        return None
+    value = found[0] if isinstance(found[0], str) else found[0].text
+    return (value or "").strip()
+
+
+def describe(root: etree._Element) -> tuple[dict[str, Any], list[Problem]]:
+    """Read the one executable process of a diagram into plain data."""
+    problems: list[Problem] = []
+    if _local(root.tag) != "definitions" or etree.QName(root.tag).namespace != BPMN_NS:
+        return {}, [Problem("", _l("This is not a BPMN 2.0 file (the root element must be bpmn:definitions)."))]
+    processes = root.xpath("./bpmn:process", namespaces=NS)
+    executable = [p for p in processes if p.get("isExecutable", "true").lower() == "true"]
+    if len(executable) != 1:
+        return {}, [Problem("", _l("A diagram must contain exactly one executable process; found %(n)s.",
+                                   n=len(executable)))]
+    process = executable[0]
+    key = process.get("id", "")
+    problems.extend(_id_clashes(root))
+    lane_of: dict[str, str] = {}
+    lanes: list[str] = []
+    for lane in process.xpath(".//bpmn:lane", namespaces=NS):
+        lane_name = (lane.get("name") or "").strip()
+        lanes.append(lane_name)
+        for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
+            lane_of[(ref.text or "").strip()] = lane_name
+
+    nodes: dict[str, dict[str, Any]] = {}
+    tasks: dict[str, dict[str, Any]] = {}
+    services: dict[str, dict[str, Any]] = {}
+    boundaries: dict[str, list[dict[str, Any]]] = {}
+    scripts: list[tuple[str, str]] = []
+    timers: list[tuple[str, str]] = []
+    for node in process.iter():
+        kind = _local(node.tag)
+        if kind not in FLOW_NODE_TAGS or etree.QName(node.tag).namespace != BPMN_NS:
+            continue
+        node_id = node.get("id", "")
+        name = (node.get("name") or "").strip()
+        props = _properties(node)
+        entry: dict[str, Any] = {"type": kind, "name": name, "lane": lane_of.get(node_id, ""), "line": node.sourceline}
+        if props:
+            entry["properties"] = props
+        nodes[node_id] = entry
+        if kind in ("userTask", "manualTask"):
+            tasks[node_id] = {
+                "name": name or node_id, "lane": entry["lane"], "form": props.get("form", ""),
+                "due": props.get("due", ""), "separate_from": props.get("separate_from", ""),
+                "not_requester": props.get("not_requester", "").lower() in TRUE_VALUES,
+                "decision": props.get("decision", "").lower() in TRUE_VALUES,
+                "documentation": _text(node, "./bpmn:documentation") or "",
+                "line": node.sourceline,
+            }
+        elif kind == "serviceTask":
+            operator = node.xpath("./bpmn:extensionElements/spiffworkflow:serviceTaskOperator", namespaces=NS)
+            params = {}
+            if operator:
+                for param in operator[0].xpath(".//spiffworkflow:parameter", namespaces=NS):
+                    params[param.get("id", "")] = param.get("value", "")
+            services[node_id] = {"operator": operator[0].get("id", "") if operator else "", "params": params,
+                                 "result": operator[0].get("resultVariable", "") if operator else ""}
+        elif kind == "boundaryEvent":
+            timer = node.xpath("./bpmn:timerEventDefinition/*", namespaces=NS)
+            boundaries.setdefault(node.get("attachedToRef", ""), []).append({
+                "id": node_id, "cancel": node.get("cancelActivity", "true").lower() == "true",
+                "timer": (timer[0].text or "").strip() if timer else None,
+                "timer_kind": _local(timer[0].tag) if timer else None,
+            })
+        if kind == "scriptTask":
+            scripts.append((node_id, _text(node, "./bpmn:script") or ""))
+        for ext in ("preScript", "postScript"):
+            value = _text(node, f"./bpmn:extensionElements/spiffworkflow:{ext}")
+            if value:
+                scripts.append((node_id, value))
+        for timer in node.xpath("./bpmn:timerEventDefinition/*", namespaces=NS):
+            if _local(timer.tag) == "timeCycle":
+                problems.append(Problem(node_id, _l("Cycle timers (timeCycle) are not supported; use a timeDate "
+                                                    "such as deadline(\"3bd\")."), name=name, line=node.sourceline))
+            timers.append((node_id, (timer.text or "").strip()))
+
+    flows = []
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        flows.append({
+            "id": flow.get("id", ""), "source": flow.get("sourceRef", ""), "target": flow.get("targetRef", ""),
+            "name": flow.get("name", ""), "condition": _text(flow, "./bpmn:conditionExpression"),
+            "line": flow.sourceline,
+        })
+    process_props = _properties(process)
+    starts = [n.get("id", "") for n in process.xpath("./bpmn:startEvent", namespaces=NS)]
+    meta: dict[str, Any] = {
+        "key": key, "name": (process.get("name") or key).strip(), "lanes": lanes, "nodes": nodes,
+        "tasks": tasks, "services": services, "boundaries": boundaries, "flows": flows,
+        "properties": process_props, "scripts": scripts, "timers": timers,
+        "reference_prefix": process_props.get("reference_prefix", key[:3].upper()),
+        "title": process_props.get("title", ""),
+    }
+    if len(starts) != 1:
+        problems.append(Problem(key, _l("The process must have exactly one start event; found %(n)s.", n=len(starts))))
+        meta["start_task"] = None
+        meta["starters"] = []
+    else:
+        start_task = _first_user_task(starts[0], flows, nodes)
+        meta["start_task"] = start_task
+        starters = [s.strip() for s in process_props.get("starters", "").split(",") if s.strip()]
+        meta["starters"] = starters or ([nodes[starts[0]]["lane"]] if nodes[starts[0]]["lane"] else [])
+        if start_task is None:
+            problems.append(Problem(starts[0], _l("No user task follows the start event: the request form "
+                                                  "is the first user task after it.")))
+    meta["order"] = _order(starts[0] if starts else None, flows, nodes)
+    return meta, problems
+
+
+def _id_clashes(root: etree._Element) -> list[Problem]:
+    """BPMN ids must be unique, and no spiffworkflow element (operator, parameter) may reuse one:
+    SpiffWorkflow finds nodes by id across the document and would parse the wrong element."""
+    problems: list[Problem] = []
+    bpmn_ids: dict[str, int] = {}
+    for element in root.iter(f"{{{BPMN_NS}}}*"):
+        element_id = element.get("id")
+        if not element_id:
+            continue
+        if element_id in bpmn_ids:
+            problems.append(Problem(element_id, _l("The id %(id)s is used twice (also on line %(line)s).",
+                                                   id=repr(element_id), line=bpmn_ids[element_id]),
+                                    line=element.sourceline))
+        bpmn_ids.setdefault(element_id, element.sourceline)
+    for element in root.iter(f"{{{SPIFF_NS}}}*"):
+        element_id = element.get("id")
+        if element_id in bpmn_ids:
+            problems.append(Problem(element_id, _l("%(id)s is both an element id (line %(line)s) and a service "
+                                                   "operator or parameter name; rename the element.",
+                                                   id=repr(element_id), line=bpmn_ids[element_id]),
+                                    line=element.sourceline))
+    return problems
+
+
+def _first_user_task(start: str, flows: list[dict[str, Any]], nodes: Mapping[str, dict[str, Any]]) -> str | None:
+    """The request task: the first user task reachable from the start without passing another user task."""
+    outgoing: dict[str, list[str]] = {}
+    for flow in flows:
+        outgoing.setdefault(flow["source"], []).append(flow["target"])
+    seen, queue = {start}, deque([start])
+    while queue:
+        current = queue.popleft()
+        for target in outgoing.get(current, []):
+            if target in seen:
+                continue
+            seen.add(target)
+            if nodes.get(target, {}).get("type") == "userTask":
+                return target
+            queue.append(target)
+    return None
+
+
+def _order(start: str | None, flows: list[dict[str, Any]], nodes: Mapping[str, dict[str, Any]]) -> list[str]:
+    """Flow nodes in breadth-first order from the start: the reading order of the steps."""
+    if start is None:
+        return list(nodes)
+    outgoing: dict[str, list[str]] = {}
+    for flow in flows:
+        outgoing.setdefault(flow["source"], []).append(flow["target"])
+    order, seen, queue = [], {start}, deque([start])
+    while queue:
+        current = queue.popleft()
+        order.append(current)
+        for target in outgoing.get(current, []):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    order.extend(n for n in nodes if n not in seen)
+    return order
+
+
+def build_specs(root: etree._Element, key: str, filename: str = "diagram.bpmn") -> tuple[Any, dict[str, Any]]:
+    """Hand the already-safe tree to SpiffWorkflow; XSD validation on. Raises ValidationException."""
+    parser = ShodakuParser(validator=VALIDATOR)
+    parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
+    return parser.get_spec(key), parser.get_subprocess_specs(key)
+
+
+def spiff_problem(err: ValidationException) -> Problem:
+    line = err.line_number if isinstance(err.line_number, int) else None
+    message = str(err).split("\n")[0]
+    return Problem(err.id or "", _l("Rejected by the BPMN engine: %(detail)s", detail=message),
+                   name=err.name or "", line=line)
+
+
+def check(meta: Mapping[str, Any], *, roles: Collection[str], handlers: Collection[str],
+          forms: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]) -> list[Problem]:
+    """Every rule a deployable diagram must satisfy beyond what SpiffWorkflow checks."""
+    problems: list[Problem] = []
+    nodes, tasks = meta["nodes"], meta["tasks"]
+
+    def add(node_id: str, message: Any) -> None:
+        node = nodes.get(node_id, {})
+        problems.append(Problem(node_id, message, name=node.get("name", ""), line=node.get("line")))
+
+    for lane in meta["lanes"]:
+        if lane not in roles:
+            problems.append(Problem(meta["key"], _l("Lane %(lane)s is not a known role; lanes must be one of: "
+                                                    "%(roles)s.", lane=repr(lane), roles=", ".join(sorted(roles)))))
+    for starter in meta["starters"]:
+        if starter not in roles:
+            problems.append(Problem(meta["key"], _l("Starter role %(role)s is not a known role.", role=repr(starter))))
+    if not meta["starters"]:
+        problems.append(Problem(meta["key"], _l("Nobody can start this process: put the start event in a lane "
+                                                "or set the process property 'starters'.")))
+    for task_id, task in tasks.items():
+        if not task["lane"]:
+            add(task_id, _l("User task is not in a lane, so nobody could see it."))
+        if task["form"]:
+            schema = forms.get(task["form"])
+            if schema is None:
+                add(task_id, _l("Form %(form)s does not exist in processes/forms/.", form=task["form"]))
+            else:
+                problems.extend(_check_form(task_id, task, schema, nodes))
+        elif task_id == meta.get("start_task") or task["decision"]:
+            add(task_id, _l("This task needs a form (property 'form')."))
+        if task["due"]:
+            try:
+                parse_due(task["due"])
+            except ValueError:
+                add(task_id, _l("Property 'due' must look like 3bd (business days), 2d (days) or 4h (hours), "
+                                "not %(value)s.", value=repr(task["due"])))
+        if task["separate_from"] and task["separate_from"] not in tasks:
+            add(task_id, _l("Property 'separate_from' names %(other)s, which is not a user task of this process.",
+                            other=repr(task["separate_from"])))
+    for service_id, service in meta["services"].items():
+        if service["operator"] not in handlers:
+            add(service_id, _l("Service task calls %(name)s, which is not a registered handler. Registered: "
+                               "%(known)s.", name=repr(service["operator"]), known=", ".join(sorted(handlers))))
+        for param, expression in service["params"].items():
+            _check_expr(add, service_id, expression, functions, what=_l("parameter %(p)s", p=param))
+    for flow in meta["flows"]:
+        if flow["condition"]:
+            try:
+                sandbox.check_expression(flow["condition"], functions)
+            except sandbox.SandboxError as err:
+                problems.append(Problem(flow["id"], _l("Condition refused: %(detail)s", detail=err),
+                                        name=flow["name"], line=flow["line"]))
+        if flow["source"] not in nodes or flow["target"] not in nodes:
+            problems.append(Problem(flow["id"], _l("Sequence flow connects an element that does not exist."),
+                                    line=flow["line"]))
+    for node_id, expression in meta["timers"]:
+        _check_expr(add, node_id, expression, functions, what=_l("timer"))
+    if meta.get("title"):
+        _check_expr(add, meta["key"], meta["title"], functions, what=_l("process property 'title'"))
+    for node_id, script in meta["scripts"]:
+        try:
+            sandbox.check_script(script)
+        except sandbox.SandboxError as err:
+            add(node_id, _l("Script refused: %(detail)s", detail=err))
+    return problems
+
+
+def _check_expr(add: Callable[[str, Any], None], node_id: str, expression: str,
+                functions: Mapping[str, Callable[..., Any]], what: Any) -> None:
+    if not expression:
+        add(node_id, _l("The %(what)s expression is empty.", what=what))
+        return
+    try:
+        sandbox.check_expression(expression, functions)
+    except sandbox.SandboxError as err:
+        add(node_id, _l("The %(what)s expression is refused: %(detail)s", what=what, detail=err))
+
+
+def _check_form(task_id: str, task: Mapping[str, Any], schema: Any, nodes: Mapping[str, Any]) -> list[Problem]:
+    node = nodes.get(task_id, {})
+
+    def problem(message: Any) -> Problem:
+        return Problem(task_id, message, name=node.get("name", ""), line=node.get("line"))
+
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return [problem(_l("Form %(form)s must be a JSON Schema of type object.", form=task["form"]))]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as err:
+        return [problem(_l("Form %(form)s is not a valid JSON Schema: %(detail)s", form=task["form"],
+                           detail=err.message))]
+    if task["decision"]:
+        decision = schema.get("properties", {}).get("decision", {})
+        outcomes = decision.get("enum", [])
+        if "decision" not in schema.get("required", []) or not outcomes or \
+                any(o not in DECISION_OUTCOMES for o in outcomes):
+            return [problem(_l("A decision task's form must require a field 'decision' whose values are among "
+                               "approve, reject, send_back."))]
+    return []

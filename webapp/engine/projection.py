@@ -1,0 +1,58 @@
+"""Keep ``human_task`` rows equal to the workflow's READY user tasks (DESIGN rule 3).
+
+Called at the end of every action that ran the workflow, in the same transaction, so the
+inbox and the workflow can never disagree after a commit.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import HumanTask, ProcessDefinition, ProcessInstance
+from ..models.workflow import CANCELLED, DONE, OPEN
+from . import calendar
+from .run import ReadyTask
+
+
+def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: list[ReadyTask], now: datetime,
+               *, completed_guid: str | None = None, completed_by_id: int | None = None, outcome: str = "",
+               submitted: dict[str, Any] | None = None,
+               extra_closed: Any = (), on_new: Callable[[HumanTask], None] | None = None) -> list[HumanTask]:
+    open_rows = {row.task_guid: row for row in db.session.scalars(
+        sa.select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN))}
+    ready_guids = {t.guid for t in ready}
+    for guid, row in open_rows.items():
+        if guid in ready_guids:
+            continue
+        row.completed_at = now
+        if guid == completed_guid:
+            row.status, row.completed_by_id, row.outcome = DONE, completed_by_id, outcome
+            row.submitted = submitted
+        else:
+            row.status = CANCELLED
+    created = []
+    start_task = definition.meta.get("start_task")
+    for task in ready:
+        if task.guid in open_rows:
+            continue
+        meta = definition.task_meta(task.spec_id)
+        due = calendar.due_at(meta["due"], now, extra_closed) if meta.get("due") else None
+        row = HumanTask(
+            instance_id=instance.id, task_guid=task.guid, spec_id=task.spec_id, title=task.name, lane=task.lane,
+            process_key=instance.process_key, contract_id=instance.contract_id,
+            department_id=instance.contract.department_id, instance_reference=instance.reference,
+            instance_title=instance.title, requester_id=instance.requester_id,
+            assignee_id=instance.requester_id if task.spec_id == start_task else None,
+            status=OPEN, due_at=due, created_at=now,
+        )
+        db.session.add(row)
+        created.append(row)
+    db.session.flush()
+    if on_new is not None:
+        for row in created:
+            on_new(row)
+    return created

@@ -1,0 +1,62 @@
+"""The script engine for one action: sandbox functions bound to the action's clock, and the
+bridge from service tasks to :mod:`handlers`.
+
+Built per action (never at import, never shared between instances), so a handler always
+sees the instance, actor and time of the action that runs it.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from flask import current_app
+
+import handlers
+
+from .. import access, audit
+from ..extensions import db
+from . import calendar, sandbox
+from .run import SandboxEnvironment, SandboxScriptEngine
+
+logger = logging.getLogger(__name__)
+
+
+def closed_days() -> set[date]:
+    """Extra closure days on top of weekends, holidays and the year-end closure."""
+    return {date.fromisoformat(d) if isinstance(d, str) else d for d in current_app.config["EXTRA_CLOSED_DAYS"]}
+
+
+def diagram_functions(now: datetime, extra_closed: Any = ()) -> dict[str, Callable[..., Any]]:
+    """Functions a diagram's expressions may call, beyond :data:`sandbox.SAFE_FUNCTIONS`."""
+
+    def deadline(due: str) -> str:
+        """``deadline("3bd")``: when something becoming ready now is due, as ISO-8601 UTC (timer timeDate)."""
+        return calendar.due_at(due, now, extra_closed).isoformat()
+
+    return {**sandbox.SAFE_FUNCTIONS, "deadline": deadline}
+
+
+def script_engine(*, instance: Any, actor_id: int | None, now: datetime, decision: Any = None,
+                  notify: Callable[..., None]) -> SandboxScriptEngine:
+    def call_service(name: str, params: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+        handler = handlers.REGISTRY.get(name)
+        if handler is None:  # deploy refuses this; an old version could still name a removed handler
+            raise handlers.HandlerError(f"no handler is registered under the name {name!r}")
+
+        def record(action: str, detail: dict[str, Any]) -> None:
+            audit.record(action, actor_id=actor_id, instance_id=instance.id, contract_id=instance.contract_id,
+                         detail=detail)
+
+        ctx = handlers.Context(session=db.session, instance=instance, actor_id=actor_id, now=now,
+                               data=dict(data), decision=decision, notify=notify, audit=record,
+                               role_holders=lambda role: access.role_holders(role, instance.contract),
+                               task_candidates=access.candidates)
+        logger.info("service %s for instance %s", name, instance.id)
+        return handler(ctx, **params)
+
+    environment = SandboxEnvironment(
+        diagram_functions(now, closed_days()), call_service, current_app.config["SCRIPT_TIME_LIMIT_S"], now
+    )
+    return SandboxScriptEngine(environment=environment)

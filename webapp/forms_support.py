@@ -1,0 +1,55 @@
+"""Posting a JSON Schema form from the browser: uploads first, then the engine action."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import request
+from flask_login import current_user
+
+from . import formschema, storage
+from .extensions import db
+from .models import Attachment
+
+
+@dataclass
+class FormState:
+    """What a form page needs to (re)display: values typed, messages, files kept."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, list[Any]] = field(default_factory=dict)
+    files: dict[str, list[Attachment]] = field(default_factory=dict)
+
+
+def submit(schema: dict[str, Any] | None, action: Callable[[Any], Any]) -> tuple[Any, FormState | None]:
+    """Stage uploads (committed, so they survive a refusal), then run ``action(data)``.
+
+    Returns ``(result, None)`` on success, or ``(None, state)`` to re-render with the
+    messages, the values typed and the files already uploaded. The caller commits on success.
+    """
+    schema = schema or {}
+    staged, refusals = storage.stage(schema, request.form, request.files, current_user)
+    db.session.commit()
+    data = request.form.copy()
+    for name, ids in staged.items():
+        data.setlist(name, ids)
+    try:
+        if refusals:
+            raise formschema.FormInvalid({"": refusals})
+        return action(data), None
+    except formschema.FormInvalid as err:
+        db.session.rollback()
+        state = FormState(values=formschema.coerce(schema, data, from_html=True), errors=err.errors)
+        state.files = {name: _attachments(ids) for name, ids in staged.items()}
+        return None, state
+
+
+def state_for(schema: dict[str, Any] | None, values: dict[str, Any]) -> FormState:
+    files = {name: _attachments(values.get(name) or []) for name in storage.attachment_fields(schema or {})}
+    return FormState(values=dict(values), files=files)
+
+
+def _attachments(ids: list[int]) -> list[Attachment]:
+    rows = [db.session.get(Attachment, i) for i in ids]
+    return [a for a in rows if a is not None and (a.uploaded_by_id == current_user.id or a.instance_id is not None)]

@@ -1,0 +1,40 @@
+"""Options forms draw from the registers, always for one contract (``x-source``).
+
+Because the options are the contract's own, a value from another contract is refused by
+validation like any value outside an enum.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from .extensions import db
+from .formschema import FormContext, Options, source
+from .models import Asset, RoleGrant, User
+from .models.identity import CONTRACT
+
+CONTRACTOR_ROLES = ("contractor_staff", "contractor_manager")
+
+
+@source("assets")
+def assets(ctx: FormContext) -> Options:
+    rows = db.session.scalars(sa.select(Asset).where(Asset.contract_id == ctx.contract.id).order_by(Asset.code))
+    return [(a.id, f"{a.code} {a.name}" + (f"（{a.classification}）" if a.classification else "")) for a in rows]
+
+
+@source("handlers")
+def handlers(ctx: FormContext) -> Options:
+    """Staff registered on the contract, then approved subcontractors (Art. 10)."""
+    staff = db.session.scalars(
+        sa.select(User).join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(RoleGrant.scope == CONTRACT, RoleGrant.contract_id == ctx.contract.id,
+               RoleGrant.role.in_(CONTRACTOR_ROLES), User.active.is_(True))
+        .distinct().order_by(User.id))
+    options: Options = [(f"user:{u.username}", u.display_name + (f"（{u.organization.name}）" if u.organization else ""))
+                        for u in staff]
+    for provider in EXTRA_HANDLER_SOURCES:
+        options.extend(provider(ctx))
+    return options
+
+
+# Other registers (e.g. approved subcontractors) add handler options here.
+EXTRA_HANDLER_SOURCES: list = []

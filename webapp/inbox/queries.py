@@ -1,0 +1,105 @@
+"""Inbox queries: read ``human_task`` only, through its indexes (DESIGN rule 3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from .. import access, clock
+from ..engine.calendar import TOKYO, to_tokyo
+from ..extensions import db
+from ..models import HumanTask, User
+from ..models.workflow import CANCELLED, DONE, OPEN
+
+SORTS = {
+    "due": (HumanTask.due_at.is_(None), HumanTask.due_at.asc(), HumanTask.id.asc()),
+    "-due": (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.id.desc()),
+    "age": (HumanTask.created_at.asc(), HumanTask.id.asc()),
+    "-age": (HumanTask.created_at.desc(), HumanTask.id.desc()),
+}
+
+
+@dataclass
+class InboxFilter:
+    scope: str = "mine"  # mine | all
+    status: str = "open"  # open | completed | all
+    process: str = ""
+    contract_id: int | None = None
+    overdue: bool = False
+    due_today: bool = False
+    q: str = ""
+    sort: str = "due"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "InboxFilter":
+        f = cls()
+        f.scope = args.get("scope", "mine") if args.get("scope") in ("mine", "all") else "mine"
+        f.status = args.get("status", "open") if args.get("status") in ("open", "completed", "all") else "open"
+        f.process = (args.get("process") or "")[:80]
+        f.contract_id = args.get("contract", type=int)
+        f.overdue = args.get("overdue") == "1"
+        f.due_today = args.get("due_today") == "1"
+        f.q = (args.get("q") or "").strip()[:100]
+        f.sort = args.get("sort") if args.get("sort") in SORTS else "due"
+        f.page = max(1, min(args.get("page", 1, type=int) or 1, 10_000))
+        return f
+
+
+@dataclass
+class InboxPage:
+    tasks: list[HumanTask]
+    total: int
+    page: int
+    pages: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _today_end(now: datetime) -> datetime:
+    local = to_tokyo(now).date()
+    return datetime.combine(local + timedelta(days=1), time(0, 0), TOKYO)
+
+
+def _base(user: User, f: InboxFilter) -> sa.Select:
+    where = access.visible_task_filter(user) if f.scope == "all" else access.actionable_task_filter(user)
+    return sa.select(HumanTask).where(where)
+
+
+def list_tasks(user: User, f: InboxFilter, per_page: int) -> InboxPage:
+    now = clock.now()
+    query = _base(user, f)
+    if f.status == "open":
+        query = query.where(HumanTask.status == OPEN)
+    elif f.status == "completed":
+        query = query.where(HumanTask.status.in_((DONE, CANCELLED)))
+    if f.process:
+        query = query.where(HumanTask.process_key == f.process)
+    if f.contract_id:
+        query = query.where(HumanTask.contract_id == f.contract_id)
+    if f.overdue:
+        query = query.where(HumanTask.status == OPEN, HumanTask.due_at < now)
+    if f.due_today:
+        query = query.where(HumanTask.status == OPEN, HumanTask.due_at >= now, HumanTask.due_at < _today_end(now))
+    if f.q:
+        pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(sa.or_(HumanTask.title.ilike(pattern, escape="\\"),
+                                   HumanTask.instance_title.ilike(pattern, escape="\\"),
+                                   HumanTask.instance_reference.ilike(pattern, escape="\\")))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(f.page, pages)
+    rows = db.session.scalars(query.order_by(*SORTS[f.sort]).limit(per_page).offset((page - 1) * per_page)).all()
+    return InboxPage(list(rows), total, page, pages, counts(user, f.scope, now))
+
+
+def counts(user: User, scope: str, now: datetime) -> dict[str, int]:
+    where = access.visible_task_filter(user) if scope == "all" else access.actionable_task_filter(user)
+    row = db.session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count().filter(HumanTask.due_at < now),
+            sa.func.count().filter(HumanTask.due_at >= now, HumanTask.due_at < _today_end(now)),
+        ).select_from(HumanTask).where(HumanTask.status == OPEN, where)
+    ).one()
+    return {"open": row[0], "overdue": row[1], "due_today": row[2]}

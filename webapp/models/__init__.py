@@ -1,0 +1,21 @@
+"""All models, imported here so Alembic and the app see one metadata."""
+from .audit import AuditChain, AuditEvent
+from .contracts import Asset, Contract
+from .files import Attachment
+from .identity import ApiToken, Organization, RoleGrant, Substitute, User
+from .outbox import OutboxMessage
+from .registers import CopyRecord
+from .workflow import (
+    Decision,
+    DocumentSequence,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+)
+
+__all__ = [
+    "ApiToken", "Asset", "Attachment", "AuditChain", "AuditEvent", "Contract", "CopyRecord", "Decision",
+    "DocumentSequence", "HumanTask", "Organization", "OutboxMessage", "ProcessDefinition",
+    "ProcessInstance", "RoleGrant", "Substitute", "TaskCandidate", "User",
+]

@@ -1,0 +1,30 @@
+"""Messages written with the change that caused them and sent after commit (DESIGN rule 9)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class OutboxMessage(db.Model):
+    __table_args__ = (sa.Index("ix_outbox_message_pending", "sent_at", "not_before"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # Unique per causing event and recipient: writing the same event twice is a no-op.
+    dedupe_key: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    recipient_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    to_address: so.Mapped[str] = so.mapped_column(sa.String(254))
+    subject: so.Mapped[str] = so.mapped_column(sa.String(300))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    instance_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("process_instance.id"))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    not_before: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    sent_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    last_error: so.Mapped[str] = so.mapped_column(sa.Text, default="")

@@ -1,0 +1,95 @@
+"""The outbox (DESIGN rule 9): messages are rows written in the causing transaction.
+
+:func:`enqueue` never sends. The worker calls :func:`deliver_due`, which sends each due
+message over SMTP and records the outcome; a failed send stays queued with a growing
+back-off, so an SMTP outage delays mail but never loses it. Each message carries a
+``Message-ID`` derived from its dedupe key, so a resend after a crash between sending and
+recording is recognisable as the same message.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import smtplib
+import ssl
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .extensions import db
+from .models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def enqueue(*, dedupe_key: str, kind: str, to_address: str, subject: str, body: str,
+            recipient_id: int | None = None, instance_id: int | None = None, now: datetime) -> None:
+    """Queue one message; a second enqueue with the same key is ignored."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(OutboxMessage).values(
+        dedupe_key=dedupe_key[:200], kind=kind, to_address=to_address, subject=subject[:300], body=body,
+        recipient_id=recipient_id, instance_id=instance_id, created_at=now, not_before=now, attempts=0,
+        last_error="",
+    ).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+
+
+def due_messages(now: datetime, limit: int) -> list[OutboxMessage]:
+    return list(db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.not_before <= now)
+        .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)))
+
+
+def _message(row: OutboxMessage) -> EmailMessage:
+    config = current_app.config
+    message = EmailMessage()
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = row.to_address
+    message["Subject"] = row.subject
+    message["Date"] = formatdate(localtime=False)
+    domain = config["MAIL_FROM"].split("@")[-1]
+    message["Message-ID"] = f"<{hashlib.sha256(row.dedupe_key.encode()).hexdigest()[:32]}@{domain}>"
+    message.set_content(row.body, charset="utf-8")
+    return message
+
+
+def _send(message: EmailMessage) -> None:
+    config = current_app.config
+    host, port, timeout = config["SMTP_HOST"], int(config["SMTP_PORT"]), config["SMTP_TIMEOUT_S"]
+    security = config["SMTP_SECURITY"]
+    if security == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(host, port, timeout=timeout)
+    with client:
+        if security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if config["SMTP_USER"]:
+            client.login(config["SMTP_USER"], config["SMTP_PASSWORD"])
+        client.send_message(message)
+
+
+def deliver(row: OutboxMessage, now: datetime) -> bool:
+    """Try to send one message; record success or schedule a retry. Never commits."""
+    row.attempts += 1
+    try:
+        _send(_message(row))
+    except (OSError, smtplib.SMTPException) as err:
+        row.last_error = f"{type(err).__name__}: {err}"[:2000]
+        row.not_before = now + min(timedelta(seconds=30 * 2 ** (row.attempts - 1)), MAX_BACKOFF)
+        logger.warning("outbox %s not sent (attempt %s): %s", row.id, row.attempts, row.last_error)
+        return False
+    row.sent_at = now
+    row.last_error = ""
+    logger.info("outbox %s sent to recipient %s", row.id, row.recipient_id)
+    return True
+
+
+def pending_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.sent_at.is_(None))) or 0

@@ -1,0 +1,116 @@
+"""What the task, instance and consent pages show, computed from rows (never from workflow JSON)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from . import formschema, roles
+from .extensions import db
+from .models import Attachment, AuditEvent, HumanTask, ProcessInstance, User
+from .models.workflow import DONE, OPEN
+
+ACTION_LABELS = {
+    "request_submitted": _l("Request submitted"),
+    "task_completed": _l("Step completed"),
+    "request_closed": _l("Request closed"),
+    "timers_fired": _l("Deadline reached"),
+    "copy_registered": _l("Entered in the copy register"),
+    "task_escalated": _l("Escalated"),
+    "task_reminded": _l("Reminder sent"),
+}
+OUTCOME_LABELS = {
+    "approve": _l("Approved"), "reject": _l("Rejected"), "send_back": _l("Sent back for correction"),
+    "completed": _l("Completed"),
+}
+
+
+@dataclass
+class Field:
+    label: str
+    value: str
+    name: str
+
+
+def fields(schema: dict[str, Any] | None, data: dict[str, Any], ctx: formschema.FormContext) -> list[Field]:
+    """Submitted data as label/value pairs, in the form's order, with register labels."""
+    if not schema:
+        return [Field(k, str(v), k) for k, v in data.items()]
+    resolved = formschema.resolve(schema, ctx)
+    labels = formschema.field_labels(resolved)
+    out = []
+    for name, prop in resolved.get("properties", {}).items():
+        if name not in data or prop.get("x-widget") == "attachments":
+            continue
+        out.append(Field(labels[name], formschema.display_value(prop, data[name]), name))
+    return out
+
+
+@dataclass
+class Step:
+    node_id: str
+    name: str
+    lane: str
+    state: str  # done | current | waiting
+
+
+def steps(instance: ProcessInstance) -> list[Step]:
+    """The diagram's user and service steps in reading order, with where the request stands."""
+    meta = instance.definition.meta
+    rows = db.session.scalars(sa.select(HumanTask).where(HumanTask.instance_id == instance.id)).all()
+    done = {r.spec_id for r in rows if r.status == DONE}
+    current = {r.spec_id for r in rows if r.status == OPEN}
+    out = []
+    for node_id in meta.get("order", []):
+        node = meta["nodes"].get(node_id, {})
+        if node.get("type") not in ("userTask", "manualTask", "serviceTask"):
+            continue
+        state = "current" if node_id in current else "done" if node_id in done else "waiting"
+        out.append(Step(node_id, node.get("name") or node_id, roles.label(node.get("lane", "")) if node.get("lane") else "",
+                        state))
+    return out
+
+
+@dataclass
+class HistoryEntry:
+    at: Any
+    actor: str
+    action: str
+    detail: str
+    outcome: str
+
+
+def history(instance: ProcessInstance) -> list[HistoryEntry]:
+    events = db.session.execute(
+        sa.select(AuditEvent, User.display_name).outerjoin(User, AuditEvent.actor_id == User.id)
+        .where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.seq)
+    ).all()
+    out = []
+    for event, actor in events:
+        detail = event.detail or {}
+        text = detail.get("title") or ""
+        if detail.get("decision_number"):
+            text = f"{text} ({detail['decision_number']})"
+        if detail.get("comment"):
+            text = f"{text}: {detail['comment']}"
+        outcome = detail.get("outcome") or ""
+        out.append(HistoryEntry(event.at, actor or str(_l("System")), str(ACTION_LABELS.get(event.action, event.action)),
+                                text, str(OUTCOME_LABELS.get(outcome, outcome))))
+    return out
+
+
+def completed_tasks(instance: ProcessInstance) -> list[HumanTask]:
+    return list(db.session.scalars(
+        sa.select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == DONE)
+        .order_by(HumanTask.completed_at, HumanTask.id)))
+
+
+def attachments(instance: ProcessInstance) -> list[Attachment]:
+    return list(db.session.scalars(
+        sa.select(Attachment).where(Attachment.instance_id == instance.id).order_by(Attachment.uploaded_at)))
+
+
+def outcome_label(outcome: str) -> str:
+    return str(OUTCOME_LABELS.get(outcome, outcome))

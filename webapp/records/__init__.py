@@ -1,0 +1,6 @@
+"""Records: requests and their history, written consents, files, registers."""
+from flask import Blueprint
+
+bp = Blueprint("records", __name__, url_prefix="/records")
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,56 @@
+"""Record listings, filtered by what the user may see (DESIGN rule 7)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from .. import access
+from ..extensions import db
+from ..models import Contract, CopyRecord, ProcessInstance, User
+
+
+@dataclass
+class InstanceFilter:
+    process: str = ""
+    status: str = ""
+    contract_id: int | None = None
+    mine: bool = False
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "InstanceFilter":
+        return cls(
+            process=(args.get("process") or "")[:80],
+            status=args.get("status") if args.get("status") in ("running", "completed") else "",
+            contract_id=args.get("contract", type=int), mine=args.get("mine") == "1",
+            q=(args.get("q") or "").strip()[:100], page=max(1, min(args.get("page", 1, type=int) or 1, 10_000)),
+        )
+
+
+def instances(user: User, f: InstanceFilter, per_page: int) -> tuple[list[ProcessInstance], int]:
+    query = sa.select(ProcessInstance).where(
+        sa.or_(access.contract_filter(user, ProcessInstance.contract_id), ProcessInstance.requester_id == user.id))
+    if f.process:
+        query = query.where(ProcessInstance.process_key == f.process)
+    if f.status:
+        query = query.where(ProcessInstance.status == f.status)
+    if f.contract_id:
+        query = query.where(ProcessInstance.contract_id == f.contract_id)
+    if f.mine:
+        query = query.where(ProcessInstance.requester_id == user.id)
+    if f.q:
+        pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(sa.or_(ProcessInstance.title.ilike(pattern, escape="\\"),
+                                   ProcessInstance.reference.ilike(pattern, escape="\\")))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(query.order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+                              .limit(per_page).offset((f.page - 1) * per_page)).all()
+    return list(rows), total
+
+
+def copies(user: User) -> list[CopyRecord]:
+    return list(db.session.scalars(
+        sa.select(CopyRecord).join(Contract).where(access.contract_filter(user, CopyRecord.contract_id))
+        .order_by(CopyRecord.destruction_due, CopyRecord.id)))

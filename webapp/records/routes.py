@@ -1,0 +1,94 @@
+"""Views of requests, written consents, attachments and the copy register."""
+from __future__ import annotations
+
+from flask import abort, current_app, render_template, request, send_file
+from flask_login import current_user, login_required
+
+from .. import access, decisions, engine, formschema, presenters, storage
+from ..extensions import db
+from ..models import Asset, Attachment, Decision, ProcessDefinition
+from ..views_support import get_instance
+from . import bp, queries
+
+
+@bp.route("/")
+@login_required
+def index():
+    f = queries.InstanceFilter.from_args(request.args)
+    per_page = current_app.config["INBOX_PAGE_SIZE"]
+    rows, total = queries.instances(current_user, f, per_page)
+    processes = dict(db.session.execute(db.select(ProcessDefinition.key, ProcessDefinition.name).distinct()).all())
+    return render_template("records/index.html", rows=rows, total=total, f=f, pages=max(1, -(-total // per_page)),
+                           processes=processes, contracts=access.visible_contracts(current_user))
+
+
+@bp.route("/<int:instance_id>")
+@login_required
+def instance(instance_id: int):
+    """:raise 404: no such request, or one of a contract the user does not see"""
+    instance = get_instance(instance_id)
+    definition = instance.definition
+    ctx = formschema.FormContext(instance.contract, current_user, instance.id)
+    start_schema = engine.form_for(definition, definition.meta.get("start_task") or "")
+    steps_data = []
+    for task in presenters.completed_tasks(instance):
+        schema = engine.form_for(definition, task.spec_id)
+        steps_data.append((task, presenters.fields(schema, task.submitted or {}, ctx)))
+    open_tasks = [s for s in presenters.steps(instance) if s.state == "current"]
+    return render_template(
+        "records/instance.html", instance=instance,
+        request_fields=presenters.fields(start_schema, instance.request_data, ctx),
+        steps=presenters.steps(instance), open_steps=open_tasks, submissions=steps_data,
+        history=presenters.history(instance), decisions=decisions.for_instance(instance.id),
+        attachments=presenters.attachments(instance), outcome_label=presenters.outcome_label)
+
+
+@bp.route("/<int:instance_id>/decisions/<int:decision_id>")
+@login_required
+def decision(instance_id: int, decision_id: int):
+    """The printable written consent (承諾書) or refusal.
+
+    :raise 404: unknown, of another request, or of a contract the user does not see
+    """
+    instance = get_instance(instance_id)
+    decision = db.session.get(Decision, decision_id)
+    if decision is None or decision.instance_id != instance.id:
+        abort(404)
+    definition = instance.definition
+    ctx = formschema.FormContext(instance.contract, current_user, instance.id)
+    start_schema = engine.form_for(definition, definition.meta.get("start_task") or "")
+    request_data = (decision.content or {}).get("request", {})
+    return render_template("records/decision.html", instance=instance, decision=decision,
+                           request_fields=presenters.fields(start_schema, request_data, ctx),
+                           outcome_label=presenters.outcome_label)
+
+
+@bp.route("/files/<int:attachment_id>")
+@login_required
+def file(attachment_id: int):
+    """Download an attachment, always as a download (never rendered inline).
+
+    :raise 404: unknown, or of a request the user may not see; a pending upload only to its uploader
+    """
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None:
+        abort(404)
+    if attachment.instance_id is None:
+        if attachment.uploaded_by_id != current_user.id:
+            abort(404)
+    else:
+        get_instance(attachment.instance_id)
+    path = storage.path_for(attachment.sha256)
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                     download_name=attachment.filename, max_age=0)
+
+
+@bp.route("/copies")
+@login_required
+def copies():
+    rows = queries.copies(current_user)
+    asset_ids = {i for r in rows for i in r.asset_ids}
+    assets = {a.id: a for a in db.session.scalars(db.select(Asset).where(Asset.id.in_(asset_ids)))} if asset_ids else {}
+    return render_template("records/copies.html", rows=rows, assets=assets)

@@ -1,0 +1,57 @@
+"""Helpers every blueprint's views share: load-or-404, the navigation counts."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask, abort, has_request_context, request
+from flask_login import current_user
+
+from . import access
+from .extensions import db
+from .models import HumanTask, ProcessInstance, User
+from .models.workflow import OPEN
+from .roles import ROLES
+
+
+def get_instance_for(user: User, instance_id: int) -> ProcessInstance:
+    """The instance if ``user`` may see it.
+
+    :raise 404: no such instance, or another contract's (never 403: no hint that it exists)
+    """
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None or not access.can_see_instance(user, instance):
+        abort(404)
+    return instance
+
+
+def get_instance(instance_id: int) -> ProcessInstance:
+    return get_instance_for(current_user, instance_id)
+
+
+def open_task_count() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(HumanTask)
+        .where(HumanTask.status == OPEN, access.actionable_task_filter(current_user))
+    ) or 0
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _navigation() -> dict:
+        if not has_request_context() or not current_user.is_authenticated or request.path.startswith("/api/"):
+            return {}
+        scope = access.scope_for(current_user)
+        roles = scope.global_roles | set(scope.contract_roles) | set(scope.department_roles)
+        return {
+            "nav_open_tasks": open_task_count(),
+            "nav_roles": sorted(roles),
+            "nav_is_admin": "admin" in scope.global_roles,
+            "nav_is_process_owner": "process_owner" in scope.global_roles,
+            "role_label": lambda key: str(ROLES[key].label) if key in ROLES else key,
+        }
