@@ -62,7 +62,7 @@ class FormInvalid(ValueError):
     http_status = 400
 
     def __init__(self, errors: dict[str, list[Any]]):
-        super().__init__("form invalid")
+        super().__init__(f"form invalid: {', '.join(sorted(errors)) or '-'}")
         self.errors = errors
 
     def as_dict(self) -> dict[str, list[str]]:

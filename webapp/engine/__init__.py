@@ -11,7 +11,7 @@ Everything else speaks to it in domain words::
 Modules: ``xmlsafe`` (hostile XML), ``parse`` (diagram -> specs + metadata + problems),
 ``sandbox`` (expressions and scripts), ``run`` (one workflow in memory), ``store``
 (serialization, spec cache), ``projection`` (inbox rows), ``calendar`` (business days),
-``scripting`` (per-action script engine and handler bridge), ``deploy``, ``actions``.
+``scripting`` (per-action script engine and handler bridge), ``timers``, ``versions`` (deploy), ``actions``.
 """
 from importlib import import_module
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 _EXPORTS = {
     "check_may_complete": "actions", "complete": "actions", "fire_due_timers": "actions", "form_for": "actions",
     "load_task": "actions", "start": "actions",
-    "deploy": "deploy", "latest_version": "deploy", "latest_versions": "deploy", "validate": "deploy",
+    "deploy": "versions", "latest_version": "versions", "latest_versions": "versions", "validate": "versions",
     "ConcurrentUpdate": "errors", "DiagramInvalid": "errors", "EngineError": "errors", "NotAllowed": "errors",
     "NotFound": "errors", "ProcessFailed": "errors", "RuleViolation": "errors", "TaskAlreadyDone": "errors",
 }

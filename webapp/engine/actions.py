@@ -27,7 +27,7 @@ from ..extensions import db
 from ..models import Contract, HumanTask, ProcessDefinition, ProcessInstance, User
 from ..models.workflow import COMPLETED, OPEN, RUNNING
 from . import run, sandbox, store
-from .deploy import latest_version
+from .versions import latest_version
 from .errors import ConcurrentUpdate, NotAllowed, NotFound, ProcessFailed, RuleViolation, TaskAlreadyDone
 from .projection import sync_tasks
 from .scripting import closed_days, diagram_functions, script_engine

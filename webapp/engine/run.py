@@ -26,7 +26,6 @@ from SpiffWorkflow.util.task import TaskState
 from . import sandbox
 
 ServiceCall = Callable[[str, dict[str, Any], Mapping[str, Any]], dict[str, Any]]
-_TIMER_TYPES = ("DurationTimerEventDefinition", "TimeDateEventDefinition", "CycleTimerEventDefinition")
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -122,10 +121,7 @@ def fire_due_timers(workflow: BpmnWorkflow, now: datetime) -> int:
     Our timer definitions never fire by themselves (see :mod:`.timers`); this marks them.
     """
     fired = 0
-    for task in list(workflow.event_manager.tasks.values()):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(definition, (TimeDateEventDefinition, DurationTimerEventDefinition)):
-            continue
+    for task in _waiting_timers(workflow):
         value = task._get_internal_data("event_value")
         if value is None or task._get_internal_data("event_fired", False):
             continue
@@ -138,11 +134,17 @@ def fire_due_timers(workflow: BpmnWorkflow, now: datetime) -> int:
     return fired
 
 
+def _waiting_timers(workflow: BpmnWorkflow) -> list[Any]:
+    return [task for task in workflow.event_manager.tasks.values()
+            if isinstance(getattr(task.task_spec, "event_definition", None),
+                          (TimeDateEventDefinition, DurationTimerEventDefinition))]
+
+
 def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
-    moments = []
-    for event in workflow.waiting_events():
-        if event.event_type in _TIMER_TYPES and isinstance(event.value, str):
-            moments.append(TimerEventDefinition.get_datetime(event.value))
+    """The earliest unfired timer of the workflow (stored in the indexed column, rule 4)."""
+    moments = [TimerEventDefinition.get_datetime(value) for task in _waiting_timers(workflow)
+               if isinstance(value := task._get_internal_data("event_value"), str)
+               and not task._get_internal_data("event_fired", False)]
     return min(moments) if moments else None
 
 
