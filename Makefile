@@ -42,7 +42,7 @@ chromium:
 # mail catcher on 127.0.0.1:8025 that prints every e-mail the app sends.
 run: setup
 	mkdir -p instance
-	$(BIN)/shodaku db upgrade
+	$(BIN)/shodaku db upgrade heads
 	$(BIN)/shodaku demo
 	@echo "Open http://127.0.0.1:5000 and log in with one of the accounts above."
 	@trap 'kill 0' EXIT INT TERM; \

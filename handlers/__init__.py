@@ -48,4 +48,14 @@ class Context:
     task_candidates: Callable[[Any], list[Any]] = field(default=lambda task: [])
 
 
-from . import copies, escalation, notify  # noqa: E402,F401  (registration)
+def _discover() -> None:
+    """Import every module of this package so their ``@handler`` registrations run."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_discover()

@@ -61,7 +61,7 @@ def _seed(app) -> None:
     from webapp.extensions import db
 
     with app.app_context():
-        upgrade(directory=str(Path(app.root_path) / "migrations"))
+        upgrade(directory=str(Path(app.root_path) / "migrations"), revision="heads")
         processes.deploy_shipped()
         demo.load(with_requests=False)
         db.session.commit()

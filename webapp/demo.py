@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import accounts, engine
+from . import accounts, demo_flows, engine
 from .extensions import db
 from .models import Asset, Contract, HumanTask, Organization, ProcessInstance, User
 from .models.identity import CITY, CONTRACTOR
@@ -102,49 +102,33 @@ def load(with_requests: bool = True) -> list[tuple[str, str, str]]:
     return [(u[0], u[1], u[5]) for u in USERS]
 
 
-def _user(username: str) -> User:
-    return db.session.scalar(sa.select(User).where(User.username == username))
+class DemoWorld:
+    """Lookups the demo flow modules use."""
 
+    def user(self, username: str) -> User:
+        return db.session.scalar(sa.select(User).where(User.username == username))
 
-def _contract(number: str) -> Contract:
-    return db.session.scalar(sa.select(Contract).where(Contract.number == number))
+    def contract(self, number: str) -> Contract:
+        return db.session.scalar(sa.select(Contract).where(Contract.number == number))
 
+    def asset_ids(self, contract: Contract, *codes: str) -> list[int]:
+        return list(db.session.scalars(sa.select(Asset.id).where(Asset.contract_id == contract.id,
+                                                                  Asset.code.in_(codes)).order_by(Asset.code)))
 
-def _asset_ids(contract: Contract, *codes: str) -> list[int]:
-    return list(db.session.scalars(sa.select(Asset.id).where(Asset.contract_id == contract.id, Asset.code.in_(codes))))
+    def has_instances(self, process_key: str) -> bool:
+        return bool(db.session.scalar(sa.select(sa.func.count()).select_from(ProcessInstance)
+                                      .where(ProcessInstance.process_key == process_key)))
 
+    def open_task(self, instance: ProcessInstance, spec_id: str) -> HumanTask:
+        return db.session.scalar(sa.select(HumanTask).where(
+            HumanTask.instance_id == instance.id, HumanTask.status == "open", HumanTask.spec_id == spec_id))
 
-def copying_request(contract: Contract, requester: User, **overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "kind": "copy", "assets": _asset_ids(contract, "A-001"),
-        "purpose": "課税計算ロジック改修の検証のため、本番データを検証環境へ複製する。",
-        "copies": 1, "medium": "暗号化USBメモリ（管理番号 K-012）", "location": "市役所本庁舎 3階 サーバ室 施錠キャビネット",
-        "handlers": [f"user:{requester.username}"], "destruction_due": contract.ends_on.isoformat(),
-    }
-    data.update(overrides)
-    return data
+    def complete(self, instance: ProcessInstance, spec_id: str, user: User, data: dict[str, Any]) -> None:
+        engine.complete(self.open_task(instance, spec_id).id, data, user)
 
 
 def load_requests() -> None:
-    """Sample copying requests in three states: awaiting approval, sent back, approved."""
-    contract = _contract("R8-ZEI-0012")
-    exists = db.session.scalar(sa.select(sa.func.count()).select_from(ProcessInstance)
-                               .where(ProcessInstance.contract_id == contract.id))
-    if exists:
-        return
-    kobayashi, tanaka = _user("kobayashi"), _user("tanaka")
-    engine.start("copying_consent", contract, copying_request(contract, kobayashi), kobayashi)
-    sent_back = engine.start("copying_consent", contract, copying_request(
-        contract, kobayashi, kind="other_purpose", purpose="障害調査のため、課税データの一部を受託者の分析環境で利用する。",
-        assets=_asset_ids(contract, "A-001", "A-002")), kobayashi)
-    _decide(sent_back, tanaka, {"decision": "send_back", "comment": "対象データの範囲（項目・件数）を具体的に記載してください。"})
-    approved = engine.start("copying_consent", contract, copying_request(
-        contract, kobayashi, purpose="設計書を受託者の開発拠点で参照するため複写する。", assets=_asset_ids(contract, "A-003"),
-        medium="暗号化ノートPC（資産番号 KZ-PC-031）", location="かずさシステムサービス 開発室 入退室管理区画"), kobayashi)
-    _decide(approved, tanaka, {"decision": "approve", "conditions": "作業終了後、速やかに消去し報告すること。"})
-
-
-def _decide(instance: ProcessInstance, user: User, data: dict[str, Any]) -> None:
-    task = db.session.scalar(sa.select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                                        HumanTask.status == "open", HumanTask.spec_id == "approve"))
-    engine.complete(task.id, data, user)
+    """Sample requests of every flow, in realistic states (see :mod:`webapp.demo_flows`)."""
+    world = DemoWorld()
+    for module in demo_flows.modules():
+        module.load(world)

@@ -14,6 +14,18 @@ from .workflow import (
     TaskCandidate,
 )
 
+def _discover() -> None:
+    """Import every model module (flows add their registers as new modules here)."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_") and module.name != "types":
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_discover()
+
 __all__ = [
     "ApiToken", "Asset", "Attachment", "AuditChain", "AuditEvent", "Contract", "CopyRecord", "Decision",
     "DocumentSequence", "HumanTask", "Organization", "OutboxMessage", "ProcessDefinition",

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .extensions import db
-from .formschema import FormContext, Options, source
-from .models import Asset, RoleGrant, User
-from .models.identity import CONTRACT
+from ..extensions import db
+from ..formschema import FormContext, Options, source
+from ..models import Asset, RoleGrant, User
+from ..models.identity import CONTRACT
 
 CONTRACTOR_ROLES = ("contractor_staff", "contractor_manager")
 
