@@ -29,13 +29,14 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock_source: Calla
     security.init_app(app)
     views_support.init_app(app)
 
-    from . import admin, api, auth, cli, errors, inbox, records, requests
+    from . import admin, api, auth, cli, designer, errors, inbox, records, requests
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(designer.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(errors.bp)
     cli.init_app(app)

@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
-from . import audit, engine, processes
+from . import audit, engine, guardrails, processes
 from .extensions import db
 
 
@@ -95,7 +95,8 @@ def deploy(files: tuple[Path, ...], note: str, shipped: bool) -> None:
     failed = False
     for path in targets:
         try:
-            definition, created = engine.deploy(path.read_bytes(), forms, user=None, note=note or f"cli {path.name}")
+            definition, created = engine.deploy(path.read_bytes(), forms, user=None, note=note or f"cli {path.name}",
+                                                policy_check=guardrails.check)
         except engine.DiagramInvalid as err:
             failed = True
             for problem in err.problems:
@@ -116,7 +117,7 @@ def lint(files: tuple[Path, ...]) -> None:
     forms = processes.load_forms()
     count = 0
     for path in files:
-        for problem in engine.validate(path.read_bytes(), forms).problems:
+        for problem in engine.validate(path.read_bytes(), forms, policy_check=guardrails.check).problems:
             click.echo(f"{path}: {problem}")
             count += 1
     db.session.rollback()

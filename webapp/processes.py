@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app
 
-from . import engine
+from . import engine, guardrails
 from .models import ProcessDefinition, User
 
 logger = logging.getLogger(__name__)
@@ -43,5 +43,6 @@ def deploy_shipped(user: User | None = None) -> list[tuple[ProcessDefinition, bo
     forms = load_forms()
     results = []
     for path in shipped_diagrams():
-        results.append(engine.deploy(path.read_bytes(), forms, user=user, note=f"shipped {path.name}"))
+        results.append(engine.deploy(path.read_bytes(), forms, user=user, note=f"shipped {path.name}",
+                                     policy_check=guardrails.check))
     return results

@@ -1,0 +1,4 @@
+"""Designer views (to be built)."""
+from __future__ import annotations
+
+from . import bp  # noqa: F401
