@@ -1,4 +1,13 @@
 """Designer views (to be built)."""
 from __future__ import annotations
 
-from . import bp  # noqa: F401
+from flask import abort
+from flask_login import login_required
+
+from . import bp
+
+
+@bp.route("/")
+@login_required
+def index():
+    abort(404)

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("records", __name__, url_prefix="/records")
 
-from . import routes  # noqa: E402,F401
+from . import diagram, routes  # noqa: E402,F401
