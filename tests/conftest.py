@@ -43,6 +43,7 @@ def base_config(uri: str, files_dir: Path) -> dict[str, Any]:
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": 1,  # nothing listens: tests that send mail start their own SMTP server
         "SMTP_TIMEOUT_S": 2,
+        "RAISE_UNHANDLED": True,
     }
 
 

@@ -14,7 +14,7 @@ from webapp.engine.calendar import TOKYO
 # Wednesday 2 December 2026, 10:00 in Tokyo: a plain business day inside both demo contracts.
 DEFAULT_NOW = datetime(2026, 12, 2, 10, 0, tzinfo=TOKYO).astimezone(timezone.utc)
 DEMO_PASSWORD = "shodaku-demo-2026"
-_CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+_CSRF = re.compile(r'name="((?:[\w-]+-)?csrf_token)" (?:type="hidden" )?value="([^"]+)"')
 
 
 class FakeClock:
@@ -36,15 +36,32 @@ class FakeClock:
 
 
 class Client(FlaskClient):
-    """A browser stand-in: fetches a CSRF token from a real form before posting."""
+    """A browser stand-in: fetches a CSRF token from a real form before posting.
+
+    Each request runs in its own app context (own ``g``, own database session), as in
+    production; Flask would otherwise reuse the test's app context for every request.
+    Afterwards the test's own session is expired, so it reads what the request wrote.
+    """
+
+    def open(self, *args: Any, **kwargs: Any):
+        from webapp.extensions import db
+
+        context = self.application.app_context()
+        context.push()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            context.pop()
+            db.session.expire_all()
+
+    def csrf_fields(self, page: str) -> dict[str, str]:
+        """Every CSRF field on the page (prefixed forms name theirs ``<prefix>-csrf_token``)."""
+        fields = dict(_CSRF.findall(self.get(page).get_data(as_text=True)))
+        assert fields, f"no CSRF token on {page}"
+        return fields
 
     def csrf_token(self, page: str | None = None) -> str:
-        response = self.get(page or "/auth/login")
-        match = _CSRF.search(response.get_data(as_text=True))
-        if match is None and page is None:
-            match = _CSRF.search(self.get("/auth/settings").get_data(as_text=True))
-        assert match is not None, f"no CSRF token on {page or '/auth/login'}"
-        return match.group(1)
+        return self.csrf_fields(page or "/auth/login")["csrf_token"]
 
     def login(self, username: str, password: str = DEMO_PASSWORD, follow: bool = False):
         token = self.csrf_token("/auth/login")
@@ -57,7 +74,7 @@ class Client(FlaskClient):
     def submit(self, url: str, data: dict[str, Any] | None = None, *, page: str | None = None, **kwargs: Any):
         """POST a form the way a browser would, with the CSRF token of the page it is on."""
         payload = dict(data or {})
-        payload["csrf_token"] = self.csrf_token(page or url)
+        payload.update(self.csrf_fields(page or url))
         return self.post(url, data=payload, content_type="multipart/form-data", **kwargs)
 
 

@@ -160,8 +160,15 @@ def complete(task_id: int, raw: Mapping[str, Any], user: User, *, from_html: boo
     :raise NotFound, TaskAlreadyDone, NotAllowed, RuleViolation: see :func:`check_may_complete`
     :raise FormInvalid: field-level messages
     :raise ProcessFailed: a later step of the diagram failed; nothing is saved
-    :raise ConcurrentUpdate: another action on the same request committed first
+    :raise ConcurrentUpdate: another action on the same request committed first (any flush may detect it)
     """
+    try:
+        return _complete(task_id, raw, user, from_html)
+    except StaleDataError as err:
+        raise ConcurrentUpdate(task_id) from err
+
+
+def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool) -> HumanTask:
     task = load_task(task_id, user)
     # Lock order instance -> task everywhere (the timer worker too), so no deadlock on PostgreSQL.
     instance = db.session.scalar(
@@ -196,6 +203,7 @@ def complete(task_id: int, raw: Mapping[str, Any], user: User, *, from_html: boo
     audit.record("task_completed", actor_id=user.id, instance_id=instance.id, contract_id=instance.contract_id,
                  detail={"task": task.spec_id, "title": task.title, "outcome": data.get("decision", ""),
                          "decision_number": decision.number if decision else None,
+                         "comment": decision.comment if decision else None,
                          "request_version": instance.request_version})
     _save(instance, definition, workflow, now, completed_guid=task.task_guid, completed_by=user,
           outcome=str(data.get("decision", "")), submitted=data)
@@ -244,8 +252,5 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
     sync_tasks(instance, definition, run.ready_user_tasks(workflow), now, completed_guid=completed_guid,
                completed_by_id=completed_by.id if completed_by else None, outcome=outcome, submitted=submitted,
                extra_closed=closed_days(), on_new=notifications.task_created)
-    try:
-        db.session.flush()
-    except StaleDataError as err:
-        raise ConcurrentUpdate() from err
+    db.session.flush()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import jsonify, render_template
+from flask import current_app, jsonify, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -120,6 +120,8 @@ def database_unavailable(error: sa.exc.OperationalError):
 
 @bp.app_errorhandler(Exception)
 def internal_error(error: Exception):
+    if current_app.config.get("RAISE_UNHANDLED"):  # tests: a bug must fail loudly, not as a 500 page
+        raise error
     logger.exception("unhandled error")
     try:
         db.session.rollback()

@@ -5,7 +5,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, clock, engine, forms_support, formschema, presenters
+from .. import access, clock, decisions, engine, forms_support, formschema, presenters
 from ..extensions import db
 from ..models import ProcessDefinition
 from ..models.workflow import OPEN
@@ -24,6 +24,14 @@ def index():
     return render_template("inbox/index.html", page=page, f=f, processes=dict(processes),
                            contracts=access.visible_contracts(current_user),
                            can_see_all=access.scope_for(current_user).sees_all, now=clock.now())
+
+
+def _sent_back(instance, task):
+    """The decision that sent the request back, when this task is the requester's correction."""
+    if task.spec_id != instance.definition.meta.get("start_task"):
+        return None
+    latest = decisions.for_instance(instance.id)
+    return latest[-1] if latest and latest[-1].outcome == "send_back" else None
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
@@ -60,4 +68,5 @@ def task(task_id: int):
         steps=presenters.steps(instance), history=presenters.history(instance),
         attachments=presenters.attachments(instance),
         documentation=instance.definition.task_meta(task.spec_id).get("documentation", ""), now=clock.now(),
+        sent_back=_sent_back(instance, task),
     ), status

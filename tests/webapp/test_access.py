@@ -1,0 +1,125 @@
+"""Authorization by role *and* by contract on every route (DESIGN rule 7).
+
+A request on contract R8-ZEI-0012 must be invisible (404, never 403) to people of
+R8-KAI-0034; every state-changing form refuses a post without its CSRF token.
+"""
+from __future__ import annotations
+
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from tests.helpers import open_task
+from webapp import engine
+from webapp.auth import tokens
+from webapp.extensions import db
+from webapp.models import Attachment, Decision
+
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+@pytest.fixture
+def zei_case(app, client, world):
+    """A ZEI copying request with an attachment, decided once (sent back), now awaiting correction."""
+    client.login("kobayashi")
+    form = {"kind": "copy", "assets": [str(world.asset_ids(world.zei, "A-001")[0])], "purpose": "検証",
+            "copies": "1", "medium": "USB", "location": "金庫", "handlers": ["user:kobayashi"],
+            "destruction_due": "2027-03-01", "evidence": (io.BytesIO(PDF), "a.pdf")}
+    assert client.submit(f"/requests/new/copying_consent/{world.zei.id}", form).status_code == 302
+    client.logout()
+    instance_id = db.session.scalar(sa.text("SELECT max(id) FROM process_instance"))
+    approve = open_task(instance_id, "approve")
+    engine.complete(approve.id, {"decision": "send_back", "comment": "再確認"}, world.users["tanaka"])
+    db.session.commit()
+    return {
+        "instance": instance_id,
+        "task": open_task(instance_id, "request").id,
+        "decision": db.session.scalar(sa.select(Decision.id)),
+        "file": db.session.scalar(sa.select(Attachment.id)),
+        "contract": world.zei.id,
+    }
+
+
+def urls(case):
+    return {
+        "instance": f"/records/{case['instance']}",
+        "task": f"/tasks/{case['task']}",
+        "decision": f"/records/{case['instance']}/decisions/{case['decision']}",
+        "file": f"/records/files/{case['file']}",
+        "new": f"/requests/new/copying_consent/{case['contract']}",
+    }
+
+
+@pytest.mark.parametrize("outsider", ["ito", "watanabe"])
+def test_another_contracts_people_get_404_everywhere(client, zei_case, outsider):
+    client.login(outsider)
+    for name, url in urls(zei_case).items():
+        response = client.get(url)
+        assert response.status_code == 404, name
+        response.close()
+    assert client.submit(urls(zei_case)["task"], {"kind": "copy"}, page="/auth/settings").status_code == 404
+    listing = client.get("/records/").get_data(as_text=True)
+    assert "CPY-2026-" not in listing
+    assert "CPY-2026-" not in client.get("/").get_data(as_text=True)
+    assert "CPY-2026-" not in client.get("/?scope=all&status=all").get_data(as_text=True)
+
+
+def test_people_of_the_contract_and_auditors_see_it(client, zei_case):
+    for person in ("sato", "tanaka", "suzuki", "kato", "takahashi"):
+        client.login(person)
+        for name in ("instance", "task", "decision"):
+            assert client.get(urls(zei_case)[name]).status_code == 200, (person, name)
+        client.logout()
+
+
+def test_seeing_is_not_acting(client, zei_case, world):
+    """The auditor sees the correction task but may not complete it."""
+    client.login("kato")
+    page = client.get(urls(zei_case)["task"]).get_data(as_text=True)
+    assert 'type="submit" class="primary"' not in page
+    response = client.submit(urls(zei_case)["task"], {"kind": "copy"})
+    assert response.status_code == 403
+
+
+def test_api_hides_another_contract(client, zei_case, world):
+    _row, token = tokens.create(world.users["ito"], "t")
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/api/v1/instances/{zei_case['instance']}", headers=headers).status_code == 404
+    assert client.get(f"/api/v1/tasks/{zei_case['task']}", headers=headers).status_code == 404
+    assert client.post(f"/api/v1/tasks/{zei_case['task']}/complete", json={"data": {}}, headers=headers).status_code == 404
+    started = client.post("/api/v1/instances", headers=headers,
+                          json={"process": "copying_consent", "contract_id": zei_case["contract"], "data": {}})
+    assert started.status_code == 404 and started.json["error"] == "not_found"
+    assert client.get("/api/v1/tasks", headers=headers).json["_meta"]["total"] == 0
+
+
+def test_anonymous_visitors_are_sent_to_login(client, zei_case):
+    for name, url in urls(zei_case).items():
+        response = client.get(url)
+        assert response.status_code == 302 and "/auth/login" in response.headers["Location"], name
+    assert client.get("/api/v1/tasks").status_code == 401
+
+
+def _post_routes(app):
+    return sorted({(rule.rule, rule.endpoint) for rule in app.url_map.iter_rules()
+                   if "POST" in rule.methods and not rule.endpoint.startswith("api.")})
+
+
+def test_every_form_refuses_a_post_without_csrf(app, client, zei_case):
+    client.login("tanaka")
+    checked = 0
+    for rule, endpoint in _post_routes(app):
+        url = rule
+        for arg, value in (("<int:task_id>", zei_case["task"]), ("<int:token_id>", 1),
+                           ("<key>", "copying_consent"), ("<int:contract_id>", zei_case["contract"])):
+            url = url.replace(arg, str(value))
+        if "<" in url:
+            url = url.split("<")[0] + "1"
+        response = client.post(url, data={"decision": "approve"})
+        assert response.status_code == 400, (endpoint, response.status_code)
+        assert "expired" in response.get_data(as_text=True) or "期限" in response.get_data(as_text=True)
+        checked += 1
+    assert checked >= 6
+    assert open_task(zei_case["instance"], "request").id == zei_case["task"]

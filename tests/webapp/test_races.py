@@ -1,0 +1,100 @@
+"""Two people acting on the same task: exactly one wins; the other is told who and when (rule 2)."""
+from __future__ import annotations
+
+import threading
+
+import sqlalchemy as sa
+
+from tests.helpers import open_task
+from webapp import accounts, engine
+from webapp.extensions import db
+from webapp.models import AuditEvent, Decision, HumanTask
+
+
+def _start(world):
+    data = {"kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": "参照",
+            "handlers": ["user:kobayashi"]}
+    instance = engine.start("copying_consent", world.zei, data, world.users["kobayashi"])
+    db.session.commit()
+    return instance
+
+
+def test_the_slower_approver_gets_409_naming_the_winner(app, world):
+    instance = _start(world)
+    task = open_task(instance.id, "approve")
+    first, second = app.test_client(), app.test_client()
+    first.login("tanaka")
+    second.login("tanaka")
+    # Both opened the task page before either submitted.
+    token_first = first.csrf_token(f"/tasks/{task.id}")
+    token_second = second.csrf_token(f"/tasks/{task.id}")
+    won = first.post(f"/tasks/{task.id}", data={"decision": "approve", "csrf_token": token_first})
+    assert won.status_code == 302
+    lost = second.post(f"/tasks/{task.id}", data={"decision": "reject", "comment": "x", "csrf_token": token_second})
+    assert lost.status_code == 409
+    html = lost.get_data(as_text=True)
+    assert "田中 誠" in html and "2026年12月2日" in html  # who, and when (Tokyo time)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Decision)) == 1
+    assert db.session.scalar(sa.select(Decision.outcome)) == "approve"
+
+
+def test_api_loser_gets_a_json_conflict(app, client, world):
+    from webapp.auth import tokens
+
+    instance = _start(world)
+    task = open_task(instance.id, "approve")
+    _row, token = tokens.create(world.users["tanaka"], "t")
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"decision": "approve"}},
+                       headers=headers).status_code == 200
+    again = client.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"decision": "approve"}}, headers=headers)
+    assert again.status_code == 409
+    assert again.json["error"] == "conflict" and again.json["completed_by"] == "田中 誠"
+    assert again.json["completed_at"].startswith("2026-12-02")
+
+
+def test_truly_concurrent_completions_leave_one_decision(app, world):
+    """Several threads, each with its own session and connection, complete the same task at once."""
+    helpers = []
+    for n in range(3):
+        helper = accounts.create_user(f"approver{n}", f"承認者{n}", "Approver-pass-2026",
+                                      roles=["city_approver@dept:D-SHIMINZEI"])
+        helpers.append(helper.id)
+    db.session.commit()
+    instance = _start(world)
+    task_id = open_task(instance.id, "approve").id
+    barrier = threading.Barrier(len(helpers))
+    outcomes: list[str] = []
+
+    def act(user_id: int) -> None:
+        with app.app_context():
+            from webapp.models import User
+
+            user = db.session.get(User, user_id)
+            barrier.wait()
+            try:
+                engine.complete(task_id, {"decision": "approve"}, user)
+                db.session.commit()
+                outcomes.append("won")
+            except (engine.TaskAlreadyDone, engine.ConcurrentUpdate):
+                db.session.rollback()
+                outcomes.append("lost")
+            except sa.exc.OperationalError:  # SQLite: the write lock timed out
+                db.session.rollback()
+                outcomes.append("lost")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=act, args=(uid,)) for uid in helpers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["lost", "lost", "won"]
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Decision)) == 1
+    completed = db.session.scalars(sa.select(HumanTask).where(HumanTask.id == task_id)).one()
+    assert completed.status == "completed" and completed.completed_by_id in helpers
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "task_completed")) == 1
