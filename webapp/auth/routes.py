@@ -114,7 +114,7 @@ def change_password():
                 current_user.session_epoch += 1  # other sessions end
                 audit.record("password_changed", actor_id=current_user.id)
                 db.session.commit()
-                login_user(current_user)
+                login_user(current_user._get_current_object())  # the object, not the proxy
                 flash(_("Your password was changed. Other sessions have been logged out."), "success")
                 return redirect(url_for("auth.settings"))
     return _settings_page(400, password=form)
