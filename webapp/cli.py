@@ -156,3 +156,7 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = ["main"]
+
+
+if __name__ == "__main__":
+    main()

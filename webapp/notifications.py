@@ -1,25 +1,72 @@
 """Which person hears about what, written to the outbox in the action's transaction.
 
 Mail text lives in ``templates/email/<event>.txt`` (first line ``Subject: …``) and is
-rendered in the recipient's language.
+rendered in the recipient's language. Each person chooses per kind of event: at once, in
+the daily digest (task events only: the digest lists their open and overdue tasks), or
+not at all; nothing chosen means at once.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 from . import access, clock, outbox
 from .extensions import db
 from .models import HumanTask, ProcessInstance, User
+from .models.preferences import DIGEST, IMMEDIATE, NONE, NotificationPreference
 
 logger = logging.getLogger(__name__)
 
 
-def _render(template: str, user: User, **context: object) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Event:
+    key: str
+    label: object
+    digestible: bool  # about a task, so the daily digest covers it
+
+
+EVENTS: dict[str, Event] = {e.key: e for e in (
+    Event("task_created", _l("A new task for me or my team"), True),
+    Event("task_overdue", _l("A task of mine is overdue"), True),
+    Event("task_escalated", _l("An overdue task is escalated to me"), True),
+    Event("request_approved", _l("My request was approved"), False),
+    Event("request_rejected", _l("My request was not approved"), False),
+)}
+
+
+def mode_for(user: User, event: str) -> str:
+    chosen = db.session.scalar(sa.select(NotificationPreference.mode).where(
+        NotificationPreference.user_id == user.id, NotificationPreference.event == event))
+    return chosen or IMMEDIATE
+
+
+def preferences(user: User) -> dict[str, str]:
+    chosen = dict(db.session.execute(sa.select(NotificationPreference.event, NotificationPreference.mode)
+                                     .where(NotificationPreference.user_id == user.id)).all())
+    return {key: chosen.get(key, IMMEDIATE) for key in EVENTS}
+
+
+def set_preferences(user: User, choices: dict[str, str]) -> None:
+    """Store the person's choices; a digest is only offered for task events."""
+    for key, mode in choices.items():
+        event = EVENTS.get(key)
+        if event is None or mode not in (IMMEDIATE, DIGEST, NONE) or (mode == DIGEST and not event.digestible):
+            raise ValueError(f"invalid preference {key}={mode}")
+        row = db.session.scalar(sa.select(NotificationPreference).where(
+            NotificationPreference.user_id == user.id, NotificationPreference.event == key))
+        if row is None:
+            db.session.add(NotificationPreference(user_id=user.id, event=key, mode=mode))
+        else:
+            row.mode = mode
+
+
+def render(template: str, user: User, **context: object) -> tuple[str, str]:
     with force_locale(user.locale or "ja"):
         text = render_template(f"email/{template}.txt", user=user, base_url=current_app.config["BASE_URL"], **context)
     first, _, body = text.lstrip().partition("\n")
@@ -28,13 +75,13 @@ def _render(template: str, user: User, **context: object) -> tuple[str, str]:
 
 
 def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance | None, **context: object) -> int:
-    """Queue ``event`` for every user with an e-mail address; ``key`` names the occurrence."""
+    """Queue ``event`` for every user who wants it now and has an address; ``key`` names the occurrence."""
     now = clock.now()
     count = 0
     for user in users:
-        if not user.email or not user.active:
+        if not user.email or not user.active or mode_for(user, event) != IMMEDIATE:
             continue
-        subject, body = _render(event, user, instance=instance, **context)
+        subject, body = render(event, user, instance=instance, **context)
         outbox.enqueue(dedupe_key=f"{event}:{key}:{user.id}", kind=event, to_address=user.email, subject=subject,
                        body=body, recipient_id=user.id, instance_id=instance.id if instance else None, now=now)
         count += 1

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from . import formschema, roles
 from .extensions import db
-from .models import Attachment, AuditEvent, HumanTask, ProcessInstance, User
+from .models import Attachment, AuditEvent, HumanTask, OutboxMessage, ProcessInstance, User
 from .models.workflow import DONE, OPEN
 
 ACTION_LABELS = {
@@ -95,6 +95,9 @@ def history(instance: ProcessInstance) -> list[HistoryEntry]:
             text = f"{text} ({detail['decision_number']})"
         if detail.get("comment"):
             text = f"{text}: {detail['comment']}"
+        if event.action == "task_escalated":
+            text = str(_l("%(title)s — level %(level)s: %(people)s", title=text, level=detail.get("level"),
+                          people="、".join(detail.get("recipients", []))))
         outcome = detail.get("outcome") or ""
         out.append(HistoryEntry(event.at, actor or str(_l("System")), str(ACTION_LABELS.get(event.action, event.action)),
                                 text, str(OUTCOME_LABELS.get(outcome, outcome))))
@@ -110,6 +113,30 @@ def completed_tasks(instance: ProcessInstance) -> list[HumanTask]:
 def attachments(instance: ProcessInstance) -> list[Attachment]:
     return list(db.session.scalars(
         sa.select(Attachment).where(Attachment.instance_id == instance.id).order_by(Attachment.uploaded_at)))
+
+
+@dataclass
+class Notice:
+    kind: str
+    recipient: str
+    queued_at: Any
+    sent_at: Any
+    attempts: int
+
+
+NOTICE_LABELS = {
+    "task_created": _l("New task"), "task_overdue": _l("Overdue reminder"), "task_escalated": _l("Escalation"),
+    "request_approved": _l("Approval notice"), "request_rejected": _l("Refusal notice"),
+}
+
+
+def notices(instance: ProcessInstance) -> list[Notice]:
+    """Who was notified of what about this request, and when the mail went out (or why not yet)."""
+    rows = db.session.execute(
+        sa.select(OutboxMessage, User.display_name).outerjoin(User, OutboxMessage.recipient_id == User.id)
+        .where(OutboxMessage.instance_id == instance.id).order_by(OutboxMessage.id)).all()
+    return [Notice(str(NOTICE_LABELS.get(m.kind, m.kind)), name or "—", m.created_at, m.sent_at, m.attempts)
+            for m, name in rows]
 
 
 def outcome_label(outcome: str) -> str:

@@ -12,7 +12,7 @@ import time
 
 from flask import Flask
 
-from . import clock, engine, outbox
+from . import clock, digest, engine, outbox
 from .extensions import db
 
 logger = logging.getLogger(__name__)
@@ -28,12 +28,14 @@ def run_once(batch: int = 200) -> dict[str, int]:
         fired += advanced
         if advanced < batch:
             break
+    digests = digest.send_if_due(now)
+    db.session.commit()
     sent = failed = 0
     for message in outbox.due_messages(now, limit=batch):
         ok = outbox.deliver(message, clock.now())
         db.session.commit()
         sent, failed = sent + ok, failed + (not ok)
-    return {"timers": fired, "sent": sent, "failed": failed}
+    return {"timers": fired, "digests": digests, "sent": sent, "failed": failed}
 
 
 def run_forever(app: Flask, interval: float = 5.0) -> None:

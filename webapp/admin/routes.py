@@ -1,16 +1,19 @@
-"""Read-mostly administration pages; every view requires the global ``admin`` role."""
+"""Administration pages; every view requires the global ``admin`` role."""
 from __future__ import annotations
 
 import functools
+from datetime import date
 
 import sqlalchemy as sa
-from flask import abort, render_template
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, outbox
+from .. import access, audit, clock, outbox
 from ..extensions import db
 from ..models import Contract, OutboxMessage, ProcessDefinition, RoleGrant, User
-from . import bp
+from ..models.preferences import ClosedDay
+from . import bp, overview
 
 
 def admin_required(view):
@@ -27,10 +30,10 @@ def admin_required(view):
 @bp.route("/")
 @admin_required
 def index():
+    now = clock.now()
     users = db.session.scalars(sa.select(User).order_by(User.username)).all()
-    grants = db.session.scalars(sa.select(RoleGrant)).all()
     by_user: dict[int, list[RoleGrant]] = {}
-    for grant in grants:
+    for grant in db.session.scalars(sa.select(RoleGrant)):
         by_user.setdefault(grant.user_id, []).append(grant)
     contracts = {c.id: c for c in db.session.scalars(sa.select(Contract))}
     definitions = db.session.scalars(sa.select(ProcessDefinition).order_by(ProcessDefinition.key,
@@ -38,4 +41,45 @@ def index():
     queued = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
                                 .order_by(OutboxMessage.id).limit(50)).all()
     return render_template("admin/index.html", users=users, by_user=by_user, contracts=contracts,
-                           definitions=definitions, queued=queued, pending=outbox.pending_count())
+                           definitions=definitions, queued=queued, pending=outbox.pending_count(),
+                           by_department=overview.overdue_by_department(now),
+                           by_contract=overview.overdue_by_contract(now))
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@admin_required
+def calendar():
+    """Extra days the offices are closed; deadlines computed from now on skip them."""
+    error = None
+    if request.method == "POST":
+        try:
+            day = date.fromisoformat(request.form.get("day", ""))
+        except ValueError:
+            day = None
+        reason = request.form.get("reason", "").strip()[:200]
+        if day is None or not reason:
+            error = _("Enter a date (YYYY-MM-DD) and a reason.")
+        elif db.session.scalar(sa.select(ClosedDay).where(ClosedDay.day == day)) is not None:
+            error = _("That day is already closed.")
+        else:
+            db.session.add(ClosedDay(day=day, reason=reason, created_by_id=current_user.id, created_at=clock.now()))
+            audit.record("closed_day_added", actor_id=current_user.id, detail={"day": day.isoformat(), "reason": reason})
+            db.session.commit()
+            flash(_("%(day)s is now a closed day.", day=day.isoformat()), "success")
+            return redirect(url_for("admin.calendar"))
+    days = db.session.scalars(sa.select(ClosedDay).order_by(ClosedDay.day)).all()
+    return render_template("admin/calendar.html", days=days, error=error), (400 if error else 200)
+
+
+@bp.route("/calendar/<int:day_id>/delete", methods=["POST"])
+@admin_required
+def delete_closed_day(day_id: int):
+    """:raise 404: no such closed day"""
+    row = db.session.get(ClosedDay, day_id)
+    if row is None:
+        abort(404)
+    audit.record("closed_day_removed", actor_id=current_user.id, detail={"day": row.day.isoformat()})
+    db.session.delete(row)
+    db.session.commit()
+    flash(_("%(day)s is a normal day again.", day=row.day.isoformat()), "success")
+    return redirect(url_for("admin.calendar"))

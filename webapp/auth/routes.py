@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import audit, clock
+from .. import audit, clock, notifications
 from ..extensions import db
 from ..security import user_by_username
 from . import bp, passwords, tokens
@@ -81,7 +81,9 @@ def _settings_page(status: int = 200, **forms):
         "new_token": None,
     }
     context.update(forms)
-    return render_template("auth/settings.html", tokens=tokens.for_user(current_user), **context), status
+    return render_template("auth/settings.html", tokens=tokens.for_user(current_user),
+                           events=notifications.EVENTS, chosen=notifications.preferences(current_user),
+                           **context), status
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -96,6 +98,20 @@ def settings():
         flash(_("Your settings were saved."), "success")
         return redirect(url_for("auth.settings"))
     return _settings_page()
+
+
+@bp.route("/settings/notifications", methods=["POST"])
+@login_required
+def notification_settings():
+    """Per kind of event: at once, in the daily digest (task events), or not at all."""
+    choices = {key: request.form.get(f"notify-{key}", "") for key in notifications.EVENTS}
+    try:
+        notifications.set_preferences(current_user, choices)
+    except ValueError:
+        abort(400)
+    db.session.commit()
+    flash(_("Your notification settings were saved."), "success")
+    return redirect(url_for("auth.settings"))
 
 
 @bp.route("/settings/password", methods=["POST"])

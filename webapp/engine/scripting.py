@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 
 import handlers
 
 from .. import access, audit
 from ..extensions import db
+from ..models.preferences import ClosedDay
 from . import calendar, sandbox
 from .run import SandboxEnvironment, SandboxScriptEngine
 
@@ -24,8 +26,10 @@ logger = logging.getLogger(__name__)
 
 
 def closed_days() -> set[date]:
-    """Extra closure days on top of weekends, holidays and the year-end closure."""
-    return {date.fromisoformat(d) if isinstance(d, str) else d for d in current_app.config["EXTRA_CLOSED_DAYS"]}
+    """Extra closure days on top of weekends, holidays and the year-end closure: those an
+    administrator entered, plus any in configuration."""
+    configured = {date.fromisoformat(d) if isinstance(d, str) else d for d in current_app.config["EXTRA_CLOSED_DAYS"]}
+    return configured | set(db.session.scalars(sa.select(ClosedDay.day)))
 
 
 def diagram_functions(now: datetime, extra_closed: Any = ()) -> dict[str, Callable[..., Any]]:

@@ -68,5 +68,5 @@ def task(task_id: int):
         steps=presenters.steps(instance), history=presenters.history(instance),
         attachments=presenters.attachments(instance),
         documentation=instance.definition.task_meta(task.spec_id).get("documentation", ""), now=clock.now(),
-        sent_back=_sent_back(instance, task),
+        sent_back=_sent_back(instance, task), notices=presenters.notices(instance),
     ), status

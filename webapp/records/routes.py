@@ -40,7 +40,8 @@ def instance(instance_id: int):
         request_fields=presenters.fields(start_schema, instance.request_data, ctx),
         steps=presenters.steps(instance), open_steps=open_tasks, submissions=steps_data,
         history=presenters.history(instance), decisions=decisions.for_instance(instance.id),
-        attachments=presenters.attachments(instance), outcome_label=presenters.outcome_label)
+        attachments=presenters.attachments(instance), outcome_label=presenters.outcome_label,
+        notices=presenters.notices(instance))
 
 
 @bp.route("/<int:instance_id>/decisions/<int:decision_id>")

@@ -1,0 +1,137 @@
+"""The worker: timers by the indexed column, concurrency, graceful stop; deadlines on the calendar."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.helpers import open_task
+from webapp import engine, worker
+from webapp.engine.calendar import TOKYO
+from webapp.extensions import db
+from webapp.models import AuditEvent, OutboxMessage, ProcessInstance
+
+
+def start_request(world):
+    data = {"kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": "参照",
+            "handlers": ["user:kobayashi"]}
+    instance = engine.start("copying_consent", world.zei, data, world.users["kobayashi"])
+    db.session.commit()
+    return instance
+
+
+def test_a_task_filed_on_the_friday_before_a_holiday_is_due_after_it(world, clock):
+    # Friday 20 November 2026; Monday 23 November is 勤労感謝の日: 3 business days = Thursday 26th.
+    clock.set(datetime(2026, 11, 20, 16, 0, tzinfo=TOKYO))
+    instance = start_request(world)
+    due = open_task(instance.id).due_at.astimezone(TOKYO)
+    assert (due.date().isoformat(), due.hour, due.minute) == ("2026-11-26", 17, 15)
+
+
+def test_a_closed_day_added_by_the_administrator_moves_new_deadlines(client, world, clock):
+    client.login("yamamoto")
+    added = client.submit("/admin/calendar", {"day": "2026-12-03", "reason": "庁舎停電のため閉庁"})
+    assert added.status_code == 302
+    refused = client.submit("/admin/calendar", {"day": "2026-12-03", "reason": "二重"})
+    assert refused.status_code == 400
+    instance = start_request(world)
+    # Wednesday 2 December: Thursday is closed, so Friday, Monday, Tuesday: due Tuesday 8 December.
+    assert open_task(instance.id).due_at.astimezone(TOKYO).date().isoformat() == "2026-12-08"
+    client.logout()
+    client.login("tanaka")
+    assert client.get("/admin/calendar").status_code == 403
+
+
+def test_nothing_due_reads_only_the_index(app, world, clock):
+    start_request(world)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        result = worker.run_once()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert result["timers"] == 0
+    timer_queries = [s for s in statements if "process_instance" in s]
+    assert len(timer_queries) == 1 and "next_timer_at <=" in timer_queries[0]
+    assert "state" not in timer_queries[0].split("WHERE")[1]
+
+
+def test_overdue_filter_badges_and_the_administrators_overview(client, world, clock):
+    late = start_request(world)
+    clock.advance(days=6)  # past the first deadline
+    fresh = start_request(world)
+    client.login("tanaka")
+    page = client.get("/?overdue=1").get_data(as_text=True)
+    assert late.reference in page and fresh.reference not in page
+    assert "is-overdue" in page
+    client.logout()
+    client.login("yamamoto")
+    overview = client.get("/admin/").get_data(as_text=True)
+    assert "市民税課" in overview and "R8-ZEI-0012" in overview
+
+
+def test_two_workers_never_fire_the_same_timer_twice(app, world, clock, backend):
+    if backend != "postgresql":
+        pytest.skip("several workers rely on PostgreSQL's FOR UPDATE SKIP LOCKED; on SQLite run one worker")
+    instances = [start_request(world) for _ in range(12)]
+    clock.set(open_task(instances[0].id).due_at + timedelta(minutes=1))
+    barrier = threading.Barrier(2)
+    results: list[dict] = []
+
+    def run() -> None:
+        with app.app_context():
+            barrier.wait()
+            results.append(worker.run_once(batch=3))
+            db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sum(r["timers"] for r in results) == 12
+    db.session.expire_all()
+    reminders = db.session.execute(sa.select(AuditEvent.instance_id, sa.func.count())
+                                   .where(AuditEvent.action == "task_reminded").group_by(AuditEvent.instance_id)).all()
+    assert sorted(count for _, count in reminders) == [1] * 12
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.kind == "task_overdue")) == 12
+
+
+def test_the_worker_process_stops_cleanly_on_sigterm(db_url, tmp_path):
+    env = {**os.environ, "DATABASE_URL": db_url, "SHODAKU_SECRET_KEY": "x", "SHODAKU_FILES_DIR": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker", "--interval", "0.2"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        started = ""
+        while "worker started" not in started and time.monotonic() < deadline:
+            started += process.stderr.readline()
+        assert "worker started" in started
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert "worker stopped" in err
+
+
+def test_worker_once_prints_what_it_did(runner, world, clock):
+    start_request(world)
+    clock.advance(days=6)
+    result = runner.invoke(args=["worker", "--once"])
+    assert result.exit_code == 0 and "timers=1" in result.output
+    assert db.session.scalar(sa.select(ProcessInstance.next_timer_at)) is not None

@@ -1,0 +1,65 @@
+"""The daily digest: each person who chose it gets one mail a business day listing their
+open and overdue tasks.
+
+Run by the worker on every pass; claiming the day's run with an insert that only one
+transaction can make ensures one digest per person per day, however many workers run.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import access, outbox
+from .engine import calendar
+from .engine.scripting import closed_days
+from .extensions import db
+from .models import DocumentSequence, HumanTask, User
+from .models.preferences import DIGEST, NotificationPreference
+from .models.workflow import OPEN
+from .notifications import render
+
+logger = logging.getLogger(__name__)
+SEND_AT = time(8, 30)
+
+
+def _claim(name: str) -> bool:
+    """True for exactly one caller per ``name``, ever (a row in the sequence table marks it)."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    claimed = db.session.execute(insert(DocumentSequence).values(name=name[:40], next_value=0)
+                                 .on_conflict_do_nothing(index_elements=["name"])
+                                 .returning(DocumentSequence.name)).first()
+    return claimed is not None
+
+
+def send_if_due(now: datetime) -> int:
+    """Queue today's digests once the office day has begun; returns how many were queued."""
+    local = calendar.to_tokyo(now)
+    if local.time() < SEND_AT or not calendar.is_business_day(local.date(), closed_days()):
+        return 0
+    if not _claim(f"job:digest:{local.date().isoformat()}"):
+        return 0
+    users = db.session.scalars(sa.select(User).where(
+        User.active.is_(True), User.id.in_(sa.select(NotificationPreference.user_id)
+                                           .where(NotificationPreference.mode == DIGEST)))).all()
+    queued = 0
+    for user in users:
+        tasks = db.session.scalars(
+            sa.select(HumanTask).where(HumanTask.status == OPEN, access.actionable_task_filter(user))
+            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at).limit(100)).all()
+        access.reset()
+        if not tasks or not user.email:
+            continue
+        overdue = [t for t in tasks if t.due_at is not None and t.due_at < now]
+        subject, body = render("digest", user, tasks=tasks, overdue=overdue, day=local.date())
+        outbox.enqueue(dedupe_key=f"digest:{local.date().isoformat()}:{user.id}", kind="digest",
+                       to_address=user.email, subject=subject, body=body, recipient_id=user.id, now=now)
+        queued += 1
+    logger.info("daily digest for %s: %s message(s)", local.date(), queued)
+    return queued
+
+
+__all__ = ["send_if_due"]
