@@ -63,7 +63,9 @@ def _seed(app) -> None:
 
     with app.app_context():
         upgrade(directory=str(Path(app.root_path) / "migrations"), revision="heads")
-        processes.deploy_shipped()
+        # SHODAKU_TEST_PROCESSES=a,b seeds only those flows (for quick local runs while another is in the works).
+        only = os.environ.get("SHODAKU_TEST_PROCESSES")
+        processes.deploy_shipped(only=set(only.split(",")) if only else None)
         demo.load(with_requests=False)
         db.session.commit()
         db.session.remove()

@@ -38,11 +38,13 @@ def shipped_diagrams(base: Path | None = None) -> list[Path]:
     return sorted((base or directory()).glob("*.bpmn"))
 
 
-def deploy_shipped(user: User | None = None) -> list[tuple[ProcessDefinition, bool]]:
-    """Deploy every shipped diagram whose bytes or forms changed since its newest version."""
+def deploy_shipped(user: User | None = None, only: set[str] | None = None) -> list[tuple[ProcessDefinition, bool]]:
+    """Deploy every shipped diagram (or those named in ``only``) whose bytes or forms changed."""
     forms = load_forms()
     results = []
     for path in shipped_diagrams():
+        if only is not None and path.stem not in only:
+            continue
         results.append(engine.deploy(path.read_bytes(), forms, user=user, note=f"shipped {path.name}",
                                      policy_check=guardrails.check))
     return results

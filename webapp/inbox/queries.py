@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from .. import access, clock
 from ..engine.calendar import TOKYO, to_tokyo
 from ..extensions import db
-from ..models import HumanTask, User
+from ..models import HumanTask, TaskCandidate, User
 from ..models.workflow import CANCELLED, DONE, OPEN
 
 SORTS = {
@@ -22,7 +22,8 @@ SORTS = {
 
 @dataclass
 class InboxFilter:
-    scope: str = "mine"  # mine | all
+    scope: str = "mine"  # mine (tasks I may act on) | all (tasks I may see)
+    assigned: bool = False  # only tasks assigned to me or added to me personally (not my groups')
     status: str = "open"  # open | completed | all
     process: str = ""
     contract_id: int | None = None
@@ -40,6 +41,7 @@ class InboxFilter:
         f.process = (args.get("process") or "")[:80]
         f.contract_id = args.get("contract", type=int)
         f.overdue = args.get("overdue") == "1"
+        f.assigned = args.get("assigned") == "1"
         f.due_today = args.get("due_today") == "1"
         f.q = (args.get("q") or "").strip()[:100]
         f.sort = args.get("sort") if args.get("sort") in SORTS else "due"
@@ -73,6 +75,10 @@ def list_tasks(user: User, f: InboxFilter, per_page: int) -> InboxPage:
         query = query.where(HumanTask.status == OPEN)
     elif f.status == "completed":
         query = query.where(HumanTask.status.in_((DONE, CANCELLED)))
+    if f.assigned:
+        query = query.where(sa.or_(
+            HumanTask.assignee_id == user.id,
+            HumanTask.id.in_(sa.select(TaskCandidate.human_task_id).where(TaskCandidate.user_id == user.id))))
     if f.process:
         query = query.where(HumanTask.process_key == f.process)
     if f.contract_id:

@@ -1,0 +1,100 @@
+"""The inbox: counts, filters, sorting, search, paging — and error pages people understand."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from tests.helpers import open_task
+from webapp import engine
+from webapp.extensions import db
+
+
+def start_request(world, purpose="参照"):
+    data = {"kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": purpose,
+            "handlers": ["user:kobayashi"]}
+    instance = engine.start("copying_consent", world.zei, data, world.users["kobayashi"])
+    db.session.commit()
+    return instance
+
+
+def references(html: str) -> list[str]:
+    """References listed in the task table, in order (not the search box echoing the query)."""
+    table = html.split("<tbody>")[1].split("</tbody>")[0] if "<tbody>" in html else ""
+    return re.findall(r"CPY-2026-\d{5}", table)
+
+
+def test_counts_sort_search_and_paging(app, client, world, clock):
+    app.config["INBOX_PAGE_SIZE"] = 2
+    first = start_request(world, "課税資料の参照")
+    clock.advance(days=1)
+    second = start_request(world, "設計書の参照")
+    clock.advance(days=1)
+    third = start_request(world, "手順書の参照")
+    client.login("tanaka")
+    page = client.get("/").get_data(as_text=True)
+    assert references(page) == [first.reference, second.reference]  # soonest due first, two per page
+    assert "3" in page.split('class="counts"')[1].split("</ul>")[0]
+    assert references(client.get("/?page=2").get_data(as_text=True)) == [third.reference]
+    assert references(client.get("/?sort=-age").get_data(as_text=True)) == [third.reference, second.reference]
+    assert references(client.get("/?q=設計書").get_data(as_text=True)) == [second.reference]
+    assert references(client.get(f"/?q={third.reference}").get_data(as_text=True)) == [third.reference]
+    assert references(client.get("/?q=%25").get_data(as_text=True)) == []  # LIKE wildcards are literal
+    assert references(client.get("/?process=nope").get_data(as_text=True)) == []
+    assert client.get("/?page=999&sort=bogus&scope=all").status_code == 200
+
+
+def test_assigned_to_me_shows_the_requesters_correction(client, world):
+    instance = start_request(world)
+    engine.complete(open_task(instance.id).id, {"decision": "send_back", "comment": "修正"}, world.users["tanaka"])
+    db.session.commit()
+    client.login("kobayashi")
+    assert instance.reference in client.get("/?assigned=1").get_data(as_text=True)
+    client.logout()
+    client.login("sato")  # a colleague on the contract may also correct it, but it is not assigned to her
+    assert instance.reference in client.get("/").get_data(as_text=True)
+    assert instance.reference not in client.get("/?assigned=1").get_data(as_text=True)
+
+
+def test_done_tasks_are_listed_with_their_status(client, world):
+    instance = start_request(world)
+    engine.complete(open_task(instance.id).id, {"decision": "approve"}, world.users["tanaka"])
+    db.session.commit()
+    client.login("tanaka")
+    assert instance.reference not in client.get("/").get_data(as_text=True)
+    assert instance.reference in client.get("/?status=completed").get_data(as_text=True)
+
+
+@pytest.fixture
+def app_config():
+    return {"MAX_CONTENT_LENGTH": 64 * 1024}
+
+
+def test_oversized_upload_gets_a_413_page_in_japanese(client, world):
+    client.login("kobayashi")
+    form = {"kind": "copy", "evidence": (io.BytesIO(b"%PDF-" + b"0" * 100_000), "big.pdf")}
+    response = client.submit(f"/requests/new/copying_consent/{world.zei.id}", form)
+    assert response.status_code == 413
+    assert "<h1>" in response.get_data(as_text=True)
+
+
+def test_unexpected_errors_get_a_500_page_and_roll_back(app, client, world, monkeypatch):
+    app.config["RAISE_UNHANDLED"] = False
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("webapp.inbox.queries.list_tasks", boom)
+    client.login("tanaka")
+    response = client.get("/")
+    assert response.status_code == 500
+    assert "disk on fire" not in response.get_data(as_text=True)
+    json_response = client.get("/", headers={"Accept": "application/json"})
+    assert json_response.status_code == 500 and json_response.json["error"] == "internal_error"
+
+
+def test_unknown_pages_are_404_in_html_and_json(client):
+    client.login("tanaka")
+    assert client.get("/no/such/page").status_code == 404
+    assert client.get("/api/v1/nope", headers={"Authorization": "Bearer x"}).json["error"] in ("unauthorized", "not_found")
