@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock_source: Calla
     security.init_app(app)
     views_support.init_app(app)
 
-    from . import admin, api, auth, cli, designer, errors, inbox, records, requests
+    from . import admin, api, auth, cli, designer, errors, health, inbox, records, requests
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
@@ -39,5 +39,6 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock_source: Calla
     app.register_blueprint(designer.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(errors.bp)
+    app.register_blueprint(health.bp)
     cli.init_app(app)
     return app

@@ -150,8 +150,21 @@ def verify_audit() -> None:
     click.echo(f"audit chain intact: {checked} events")
 
 
+@click.command("check")
+def check() -> None:
+    """Verify that every instance's inbox rows, timer and status agree with its workflow; exit 1 if not."""
+    count = 0
+    for mismatch in engine.check_all():
+        click.echo(str(mismatch))
+        count += 1
+    if count:
+        click.echo(f"{count} mismatch(es)")
+        sys.exit(1)
+    click.echo("all instances consistent")
+
+
 def init_app(app: Flask) -> None:
-    for command in (create_user, create_token, demo, deploy, lint, worker, verify_audit):
+    for command in (create_user, create_token, demo, deploy, lint, worker, verify_audit, check):
         app.cli.add_command(command)
 
 

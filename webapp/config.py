@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "PROCESSES_DIR": str(Path(__file__).resolve().parent.parent / "processes"),
     "EXTRA_CLOSED_DAYS": [],
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front (X-Forwarded-For/-Proto trusted from this many hops)
 }
 
 # Environment variable -> (config key, parser)
@@ -63,6 +64,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SHODAKU_SMTP_SECURITY": ("SMTP_SECURITY", str),
     "SHODAKU_MAIL_FROM": ("MAIL_FROM", str),
     "SHODAKU_BASE_URL": ("BASE_URL", str),
+    "SHODAKU_TRUSTED_PROXIES": ("TRUSTED_PROXIES", int),
     "SHODAKU_ARGON2_TIME_COST": ("ARGON2_TIME_COST", int),
     "SHODAKU_ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
 }

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from .. import audit, clock, notifications
 from ..extensions import db
 from ..security import user_by_username
-from . import bp, passwords, tokens
+from . import bp, passwords, throttle, tokens
 from .forms import EmptyForm, LocaleForm, LoginForm, PasswordForm, PreferencesForm, TokenForm
 
 logger = logging.getLogger(__name__)
@@ -31,13 +31,22 @@ def login():
         return redirect(url_for("inbox.index"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = user_by_username(form.username.data.strip())
+        username, address = form.username.data.strip(), request.remote_addr or "-"
+        wait = throttle.blocked_for(username, address)
+        if wait is not None:
+            minutes = max(1, round(wait.total_seconds() / 60))
+            flash(_("Too many failed attempts. Try again in %(n)s minute(s).", n=minutes), "error")
+            return render_template("auth/login.html", form=form), 429
+        user = user_by_username(username)
         if user is None:
             passwords.dummy_verify(form.password.data)
         if user is None or not user.active or not passwords.verify_password(user.password_hash, form.password.data):
-            logger.info("failed login for a username from %s", request.remote_addr)
+            logger.info("failed login from %s", address)
+            throttle.record_failure(username, address)
+            db.session.commit()
             flash(_("The user name or password is not correct."), "error")
             return render_template("auth/login.html", form=form), 401
+        throttle.clear(username)
         locale = session.get("locale")
         session.clear()  # a fresh session on login: nothing carried over from before (fixation)
         if locale:

@@ -1,14 +1,18 @@
 """Views of requests, written consents, attachments and the copy register."""
 from __future__ import annotations
 
+import hashlib
+import io
+
 from flask import abort, current_app, render_template, request, send_file
 from flask_login import current_user, login_required
 
-from .. import access, decisions, engine, formschema, presenters, storage
+from .. import access, audit, clock, decisions, engine, formschema, presenters, storage
+from ..engine.calendar import to_tokyo
 from ..extensions import db
-from ..models import Asset, Attachment, Decision, ProcessDefinition
+from ..models import Asset, Attachment, Contract, Decision, ProcessDefinition
 from ..views_support import get_instance
-from . import bp, queries
+from . import bp, export, queries
 
 
 @bp.route("/")
@@ -93,3 +97,33 @@ def copies():
     asset_ids = {i for r in rows for i in r.asset_ids}
     assets = {a.id: a for a in db.session.scalars(db.select(Asset).where(Asset.id.in_(asset_ids)))} if asset_ids else {}
     return render_template("records/copies.html", rows=rows, assets=assets)
+
+
+@bp.route("/contracts")
+@login_required
+def contracts():
+    """The contracts the user sees; auditors get the evidence export (Art. 18)."""
+    return render_template("records/contracts.html", contracts=access.visible_contracts(current_user),
+                           can_export=access.scope_for(current_user).sees_all)
+
+
+@bp.route("/contracts/<int:contract_id>/export.zip")
+@login_required
+def export_contract(contract_id: int):
+    """Everything recorded for one contract, with a manifest of sha256 sums.
+
+    :raise 404: unknown contract, or one the user does not see
+    :raise 403: sees the contract but is not an auditor (or administrator, or information policy)
+    """
+    contract = db.session.get(Contract, contract_id)
+    if contract is None or not access.can_see_contract(current_user, contract):
+        abort(404)
+    if not access.scope_for(current_user).sees_all:
+        abort(403)
+    data = export.build(contract, current_user)
+    audit.record("evidence_exported", actor_id=current_user.id, contract_id=contract.id,
+                 detail={"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    db.session.commit()
+    stamp = to_tokyo(clock.now()).strftime("%Y%m%d-%H%M")
+    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
+                     download_name=f"evidence-{contract.number}-{stamp}.zip", max_age=0)
