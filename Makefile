@@ -58,6 +58,18 @@ test: setup chromium
 test-fast: setup
 	SHODAKU_TEST_BACKENDS=sqlite $(BIN)/pytest -n 2 -q -m "not e2e"
 
+# Production-style: gunicorn (several workers) + the worker, against DATABASE_URL (PostgreSQL).
+# Configuration comes only from the environment (README: Configuration). Ctrl-C stops both.
+PROD_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/shodaku
+serve-prod: setup
+	@test -n "$$SHODAKU_SECRET_KEY" || { echo "set SHODAKU_SECRET_KEY (e.g. export SHODAKU_SECRET_KEY=$$(python3 -c 'import secrets;print(secrets.token_hex(32))'))"; exit 2; }
+	export DATABASE_URL="$${DATABASE_URL:-$(PROD_DATABASE_URL)}"; \
+	  $(BIN)/python -m webapp.ops create-database && \
+	  $(BIN)/shodaku db upgrade heads && $(BIN)/shodaku deploy --shipped && \
+	  trap 'kill 0' EXIT INT TERM; \
+	  $(BIN)/shodaku worker & \
+	  $(BIN)/gunicorn -c deploy/gunicorn.conf.py webapp.wsgi:app
+
 bench: setup
 	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(BENCH_ARGS)
 

@@ -87,6 +87,11 @@ def load(app, overrides: dict[str, Any] | None) -> None:
     elif uri.startswith("postgresql://"):
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("postgresql"):
+        # Fail fast when the database is unreachable (a clear 503) instead of hanging workers.
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options.setdefault("connect_args", {"connect_timeout": 5})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance)
 

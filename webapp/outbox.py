@@ -39,10 +39,17 @@ def enqueue(*, dedupe_key: str, kind: str, to_address: str, subject: str, body: 
     ).on_conflict_do_nothing(index_elements=["dedupe_key"]))
 
 
-def due_messages(now: datetime, limit: int) -> list[OutboxMessage]:
-    return list(db.session.scalars(
-        sa.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.not_before <= now)
-        .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)))
+def claim_next(now: datetime, after_id: int = 0) -> OutboxMessage | None:
+    """Lock the next due message for sending (others skip it until this transaction ends).
+
+    One message per transaction: committing a batch after its first message would release
+    the locks of the rest while they are still to be sent, and another worker would send
+    them too.
+    """
+    return db.session.scalar(
+        sa.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.not_before <= now,
+                                       OutboxMessage.id > after_id)
+        .order_by(OutboxMessage.id).limit(1).with_for_update(skip_locked=True))
 
 
 def _message(row: OutboxMessage) -> EmailMessage:

@@ -31,7 +31,12 @@ def run_once(batch: int = 200) -> dict[str, int]:
     digests = digest.send_if_due(now)
     db.session.commit()
     sent = failed = 0
-    for message in outbox.due_messages(now, limit=batch):
+    last_id = 0
+    for _ in range(batch):
+        message = outbox.claim_next(now, last_id)
+        if message is None:
+            break
+        last_id = message.id
         ok = outbox.deliver(message, clock.now())
         db.session.commit()
         sent, failed = sent + ok, failed + (not ok)

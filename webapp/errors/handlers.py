@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import current_app, jsonify, render_template
+from flask import current_app, g, jsonify, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..engine import ConcurrentUpdate, DiagramInvalid, EngineError, TaskAlreadyDone
-from ..extensions import db
+from ..extensions import db, login_manager
 from ..formschema import FormInvalid
 from ..models import HumanTask
 from ..storage import UploadRefused
@@ -112,9 +112,15 @@ def upload_refused(error: UploadRefused):
 
 
 @bp.app_errorhandler(sa.exc.OperationalError)
-def database_unavailable(error: sa.exc.OperationalError):
-    db.session.rollback()
-    logger.error("database error: %s", error.orig)
+@bp.app_errorhandler(sa.exc.InterfaceError)
+def database_unavailable(error: sa.exc.DBAPIError):
+    """The database is unreachable: answer 503 without touching it again (no user, no counts)."""
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        logger.warning("rollback impossible while the database is unreachable")
+    g._login_user = login_manager.anonymous_user()  # rendering must not try to load the user
+    logger.error("database unavailable: %s", str(error.orig).splitlines()[0] if error.orig else error)
     return respond(503)
 
 

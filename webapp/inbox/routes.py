@@ -5,7 +5,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, clock, decisions, engine, forms_support, formschema, presenters
+from .. import access, clock, decisions, engine, forms_support, formschema, presenters, testhooks
 from ..extensions import db
 from ..models import ProcessDefinition
 from ..models.workflow import OPEN
@@ -52,6 +52,7 @@ def task(task_id: int):
         result, state = forms_support.submit(
             schema, lambda data: engine.complete(task_id, data, current_user, from_html=True))
         if state is None:
+            testhooks.pause("before_commit")
             db.session.commit()
             flash(_("“%(title)s” is done. Reference %(ref)s.", title=task.title, ref=instance.reference), "success")
             return redirect(url_for("inbox.index"))
