@@ -1,0 +1,516 @@
+// Our properties provider: the fields Shodaku's engine reads from a diagram
+// (processes/README.md), with labels through `translate` (Japanese by default).
+// It runs after the standard BPMN provider (lower priority) so it can adjust
+// its groups: lane names become a role select, the timer group is replaced by
+// one without timeCycle (the engine refuses it) and without external links.
+
+import { is, getBusinessObject } from 'bpmn-js/lib/util/ModelUtil';
+import { useService } from 'bpmn-js-properties-panel';
+import {
+  Group, ListGroup,
+  TextFieldEntry, TextAreaEntry, SelectEntry, CheckboxEntry,
+  isTextFieldEntryEdited, isTextAreaEntryEdited, isSelectEntryEdited, isCheckboxEntryEdited
+} from '@bpmn-io/properties-panel';
+
+import {
+  getSpiffProperty, setSpiffPropertyCommands,
+  getOperator, getParameters, setOperatorAttrCommands,
+  addParameterCommands, removeParameterCommands, updateCommand
+} from './extensions.js';
+
+const LOW_PRIORITY = 500;
+const MULTI = 'properties-panel.multi-command-executor';
+const DUE_PATTERN = /^\d+(bd|d|h)$/;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PARAMETER_TYPES = [ 'str', 'int', 'float', 'bool', 'list', 'dict' ];
+
+function shodakuConfig() {
+  return useService('config.shodaku', false) || {};
+}
+
+function run(commandStack, cmds) {
+  if (cmds.length) {
+    commandStack.execute(MULTI, cmds);
+  }
+}
+
+/** The process whose properties a participant or process element edits. */
+function processOf(element) {
+  const bo = getBusinessObject(element);
+  if (is(bo, 'bpmn:Participant')) {
+    return bo.get('processRef');
+  }
+  return is(bo, 'bpmn:Process') ? bo : null;
+}
+
+function enclosingProcess(bo) {
+  let p = bo && bo.$parent;
+  while (p && !is(p, 'bpmn:Process')) {
+    p = p.$parent;
+  }
+  return p;
+}
+
+function withCurrent(options, current, unknownLabel) {
+  if (current && !options.some((o) => o.value === current)) {
+    options.push({ value: current, label: unknownLabel });
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------- generic
+
+/** A text field bound to a spiffworkflow property of `target` (default: the element's bo). */
+function PropertyTextEntry(props) {
+  const { element, id, name, label, description, target, validate, area } = props;
+  const translate = useService('translate');
+  const debounce = useService('debounceInput');
+  const commandStack = useService('commandStack');
+  const bpmnFactory = useService('bpmnFactory');
+  const bo = target || getBusinessObject(element);
+  const Entry = area ? TextAreaEntry : TextFieldEntry;
+  return Entry({
+    element, id, debounce,
+    label: translate(label),
+    description: description && description(translate),
+    monospace: area,
+    autoResize: area,
+    getValue: () => getSpiffProperty(bo, name) || '',
+    setValue: (value) => run(commandStack, setSpiffPropertyCommands(element, bo, name, (value || '').trim(), bpmnFactory)),
+    validate: validate && ((value) => validate(value, translate))
+  });
+}
+
+function PropertyCheckboxEntry(props) {
+  const { element, id, name, label, description } = props;
+  const translate = useService('translate');
+  const commandStack = useService('commandStack');
+  const bpmnFactory = useService('bpmnFactory');
+  const bo = getBusinessObject(element);
+  return CheckboxEntry({
+    element, id,
+    label: translate(label),
+    description: description && translate(description),
+    getValue: () => getSpiffProperty(bo, name) === 'true',
+    setValue: (checked) => run(commandStack, setSpiffPropertyCommands(element, bo, name, checked ? 'true' : undefined, bpmnFactory))
+  });
+}
+
+// ---------------------------------------------------------------- lanes
+
+function LaneRoleEntry(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  const modeling = useService('modeling');
+  const { roles = [] } = shodakuConfig();
+  return SelectEntry({
+    element, id,
+    label: translate('Lane role'),
+    description: translate('The lane decides who may complete its tasks: holders of this role on the contract.'),
+    getValue: () => getBusinessObject(element).get('name') || '',
+    setValue: (value) => modeling.updateProperties(element, { name: value || undefined }),
+    getOptions: () => {
+      const current = getBusinessObject(element).get('name');
+      const options = [ { value: '', label: translate('(none)') } ]
+        .concat(roles.map((r) => ({ value: r.key, label: `${r.label} (${r.key})` })));
+      return withCurrent(options, current, translate('Unknown role: {key}', { key: current }));
+    }
+  });
+}
+
+// ---------------------------------------------------------------- process
+
+function processEntries(element) {
+  const target = processOf(element);
+  if (!target) {
+    return [];
+  }
+  return [
+    { id: 'shodaku-reference_prefix', component: PropertyTextEntry, isEdited: isTextFieldEntryEdited,
+      name: 'reference_prefix', label: 'Reference prefix', target,
+      description: (t) => t('Request numbers look like PREFIX-YYYY-NNNNN.'),
+      validate: (v, t) => (v && !/^[A-Z][A-Z0-9]*$/.test(v.trim()) ? t('Reference prefix') + ': A-Z 0-9' : null) },
+    { id: 'shodaku-title', component: PropertyTextEntry, isEdited: isTextAreaEntryEdited,
+      name: 'title', label: 'Title expression', target, area: true,
+      description: (t) => t('An expression over the request data giving the request title.') },
+    { id: 'shodaku-starters', component: StartersEntry, isEdited: isTextFieldEntryEdited, target }
+  ];
+}
+
+function StartersEntry(props) {
+  const { roles = [] } = shodakuConfig();
+  const known = new Set(roles.map((r) => r.key));
+  return PropertyTextEntry({
+    ...props,
+    name: 'starters',
+    label: 'Starters',
+    description: (t) => t('Comma-separated role keys; empty = the start event\'s lane. Known roles: {roles}',
+      { roles: roles.map((r) => r.key).join(', ') }),
+    validate: (value, t) => {
+      if (!known.size || !value) {
+        return null;
+      }
+      const unknown = value.split(',').map((s) => s.trim()).filter((s) => s && !known.has(s));
+      return unknown.length ? t('Unknown role: {key}', { key: unknown.join(', ') }) : null;
+    }
+  });
+}
+
+// ---------------------------------------------------------------- user tasks
+
+function FormEntry(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  const commandStack = useService('commandStack');
+  const bpmnFactory = useService('bpmnFactory');
+  const { forms = [] } = shodakuConfig();
+  const bo = getBusinessObject(element);
+  return SelectEntry({
+    element, id,
+    label: translate('Form'),
+    getValue: () => getSpiffProperty(bo, 'form') || '',
+    setValue: (value) => run(commandStack, setSpiffPropertyCommands(element, bo, 'form', value, bpmnFactory)),
+    getOptions: () => {
+      const current = getSpiffProperty(bo, 'form');
+      const options = [ { value: '', label: translate('(none)') } ].concat(forms.map((f) => ({ value: f, label: f })));
+      return withCurrent(options, current, translate('Unknown form: {form}', { form: current }));
+    }
+  });
+}
+
+function SeparateFromEntry(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  const commandStack = useService('commandStack');
+  const bpmnFactory = useService('bpmnFactory');
+  const elementRegistry = useService('elementRegistry');
+  const bo = getBusinessObject(element);
+  return SelectEntry({
+    element, id,
+    label: translate('Separate from'),
+    description: translate('Whoever completed that task may not complete this one.'),
+    getValue: () => getSpiffProperty(bo, 'separate_from') || '',
+    setValue: (value) => run(commandStack, setSpiffPropertyCommands(element, bo, 'separate_from', value, bpmnFactory)),
+    getOptions: () => {
+      const process = enclosingProcess(bo);
+      const tasks = elementRegistry.filter((e) => !e.labelTarget && is(e, 'bpmn:UserTask') &&
+        e.id !== element.id && enclosingProcess(e.businessObject) === process);
+      const options = [ { value: '', label: translate('(none)') } ].concat(tasks.map((e) => ({
+        value: e.id,
+        label: e.businessObject.name ? `${e.businessObject.name} (${e.id})` : e.id
+      })));
+      const current = getSpiffProperty(bo, 'separate_from');
+      return withCurrent(options, current, `? ${current}`);
+    }
+  });
+}
+
+function userTaskEntries() {
+  return [
+    { id: 'shodaku-form', component: FormEntry, isEdited: isSelectEntryEdited },
+    { id: 'shodaku-due', component: PropertyTextEntry, isEdited: isTextFieldEntryEdited,
+      name: 'due', label: 'Due',
+      description: (t) => t('e.g. 3bd (business days) / 2d (days) / 4h (hours)'),
+      validate: (v, t) => (v && !DUE_PATTERN.test(v.trim()) ? t('Due must look like 3bd, 2d or 4h.') : null) },
+    { id: 'shodaku-separate_from', component: SeparateFromEntry, isEdited: isSelectEntryEdited },
+    { id: 'shodaku-not_requester', component: PropertyCheckboxEntry, isEdited: isCheckboxEntryEdited,
+      name: 'not_requester', label: 'Not the requester (four eyes)' },
+    { id: 'shodaku-decision', component: PropertyCheckboxEntry, isEdited: isCheckboxEntryEdited,
+      name: 'decision', label: 'Written decision',
+      description: 'Completing the task makes a numbered written decision.' }
+  ];
+}
+
+// ---------------------------------------------------------------- service tasks
+
+function OperatorEntry(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  const commandStack = useService('commandStack');
+  const bpmnFactory = useService('bpmnFactory');
+  const { handlers = [] } = shodakuConfig();
+  const bo = getBusinessObject(element);
+  const current = (getOperator(bo) || { id: undefined }).id;
+  const handler = handlers.find((h) => h.name === current);
+  return SelectEntry({
+    element, id,
+    label: translate('Operator'),
+    description: handler && handler.doc ? handler.doc : undefined,
+    getValue: () => (getOperator(bo) || { id: undefined }).id || '',
+    setValue: (value) => run(commandStack, setOperatorAttrCommands(element, bo, 'id', value, bpmnFactory)),
+    getOptions: () => {
+      const options = [ { value: '', label: translate('(none)') } ].concat(handlers.map((h) => ({ value: h.name, label: h.name })));
+      return withCurrent(options, current, translate('Unknown handler: {name}', { name: current }));
+    }
+  });
+}
+
+function ResultVariableEntry(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  const debounce = useService('debounceInput');
+  const commandStack = useService('commandStack');
+  const bpmnFactory = useService('bpmnFactory');
+  const bo = getBusinessObject(element);
+  return TextFieldEntry({
+    element, id, debounce,
+    label: translate('Result variable'),
+    getValue: () => (getOperator(bo) || { resultVariable: undefined }).resultVariable || '',
+    setValue: (value) => run(commandStack, setOperatorAttrCommands(element, bo, 'resultVariable', (value || '').trim(), bpmnFactory)),
+    validate: (v) => (v && !IDENTIFIER.test(v.trim()) ? 'a-z A-Z 0-9 _' : null)
+  });
+}
+
+function ParameterAttrEntry(props) {
+  const { element, id, parameter, attr } = props;
+  const translate = useService('translate');
+  const debounce = useService('debounceInput');
+  const commandStack = useService('commandStack');
+  const common = {
+    element, id,
+    getValue: () => parameter.get(attr) || '',
+    setValue: (value) => run(commandStack, updateCommand(element, parameter, { [attr]: value }))
+  };
+  if (attr === 'type') {
+    return SelectEntry({
+      ...common,
+      label: translate('Type'),
+      getOptions: () => withCurrent(PARAMETER_TYPES.map((t) => ({ value: t, label: t })), parameter.get('type'), parameter.get('type'))
+    });
+  }
+  if (attr === 'id') {
+    return TextFieldEntry({
+      ...common, debounce,
+      label: translate('Parameter name'),
+      validate: (v) => (!v || !IDENTIFIER.test(v) ? 'a-z A-Z 0-9 _' : null)
+    });
+  }
+  return TextFieldEntry({
+    ...common, debounce,
+    label: translate('Value expression'),
+    description: translate('Text must be quoted: "approve"')
+  });
+}
+
+function parametersGroup(element, injector) {
+  const translate = injector.get('translate');
+  const commandStack = injector.get('commandStack');
+  const bpmnFactory = injector.get('bpmnFactory');
+  const bo = getBusinessObject(element);
+  const items = getParameters(bo).map((parameter, index) => {
+    const prefix = `shodaku-parameter-${index}`;
+    return {
+      id: prefix,
+      label: parameter.get('id') || translate('Parameter'),
+      autoFocusEntry: `${prefix}-id`,
+      entries: [ 'id', 'value', 'type' ].map((attr) => ({
+        id: `${prefix}-${attr}`, component: ParameterAttrEntry, parameter, attr,
+        isEdited: attr === 'type' ? isSelectEntryEdited : isTextFieldEntryEdited
+      })),
+      remove: (event) => {
+        event.stopPropagation();
+        run(commandStack, removeParameterCommands(element, bo, parameter));
+      }
+    };
+  });
+  return {
+    id: 'shodaku-parameters',
+    label: translate('Parameters'),
+    component: ListGroup,
+    items,
+    add: (event) => {
+      event.stopPropagation();
+      run(commandStack, addParameterCommands(element, bo, bpmnFactory).cmds);
+    }
+  };
+}
+
+// ---------------------------------------------------------------- sequence flows
+
+function hasConditionField(element) {
+  const bo = getBusinessObject(element);
+  if (!is(bo, 'bpmn:SequenceFlow')) {
+    return false;
+  }
+  const source = bo.get('sourceRef');
+  if (!source || (source.get('default') === bo)) {
+    return false;
+  }
+  return is(source, 'bpmn:ExclusiveGateway') || is(source, 'bpmn:InclusiveGateway') ||
+    is(source, 'bpmn:ComplexGateway') || is(source, 'bpmn:Activity');
+}
+
+function ConditionEntry(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  const debounce = useService('debounceInput');
+  const commandStack = useService('commandStack');
+  const bpmnFactory = useService('bpmnFactory');
+  const bo = getBusinessObject(element);
+  return TextAreaEntry({
+    element, id, debounce, monospace: true, autoResize: true,
+    label: translate('Condition expression'),
+    description: translate('e.g. decision == "approve"'),
+    getValue: () => (bo.get('conditionExpression') ? bo.get('conditionExpression').get('body') || '' : ''),
+    setValue: (value) => {
+      value = (value || '').trim();
+      const current = bo.get('conditionExpression');
+      let cmds;
+      if (!value) {
+        cmds = current ? updateCommand(element, bo, { conditionExpression: undefined }) : [];
+      } else if (current) {
+        cmds = updateCommand(element, current, { body: value });
+      } else {
+        const expression = bpmnFactory.create('bpmn:FormalExpression', { body: value });
+        expression.$parent = bo;
+        cmds = updateCommand(element, bo, { conditionExpression: expression });
+      }
+      run(commandStack, cmds);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- timers
+
+const TIMER_TYPES = [ 'timeDate', 'timeDuration', 'timeCycle' ];
+
+function timerDefinition(element) {
+  const bo = getBusinessObject(element);
+  if (!is(bo, 'bpmn:Event')) {
+    return null;
+  }
+  return (bo.get('eventDefinitions') || []).find((d) => is(d, 'bpmn:TimerEventDefinition')) || null;
+}
+
+function timerType(definition) {
+  return TIMER_TYPES.find((t) => definition.get(t)) || '';
+}
+
+function TimerTypeEntry(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  const commandStack = useService('commandStack');
+  const bpmnFactory = useService('bpmnFactory');
+  const definition = timerDefinition(element);
+  return SelectEntry({
+    element, id,
+    label: translate('Timer type'),
+    getValue: () => timerType(definition),
+    setValue: (value) => {
+      const old = timerType(definition);
+      if (value === old) {
+        return;
+      }
+      const properties = { timeDate: undefined, timeDuration: undefined, timeCycle: undefined };
+      if (value) {
+        const body = old ? definition.get(old).get('body') : undefined;
+        const expression = bpmnFactory.create('bpmn:FormalExpression', { body });
+        expression.$parent = definition;
+        properties[value] = expression;
+      }
+      run(commandStack, updateCommand(element, definition, properties));
+    },
+    getOptions: () => {
+      const options = [
+        { value: '', label: translate('(none)') },
+        { value: 'timeDate', label: translate('Date (timeDate)') },
+        { value: 'timeDuration', label: translate('Duration (timeDuration)') }
+      ];
+      if (timerType(definition) === 'timeCycle') {
+        options.push({ value: 'timeCycle', label: translate('Cycle (timeCycle, not supported)') });
+      }
+      return options;
+    }
+  });
+}
+
+function TimerValueEntry(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  const debounce = useService('debounceInput');
+  const commandStack = useService('commandStack');
+  const definition = timerDefinition(element);
+  const expression = definition.get(timerType(definition));
+  return TextFieldEntry({
+    element, id, debounce,
+    label: translate('Timer expression'),
+    description: translate('e.g. deadline("3bd") for a date, or "PT4H" for a duration'),
+    getValue: () => expression.get('body') || '',
+    setValue: (value) => run(commandStack, updateCommand(element, expression, { body: (value || '').trim() || undefined }))
+  });
+}
+
+function timerGroup(element, translate) {
+  const definition = timerDefinition(element);
+  if (!definition) {
+    return null;
+  }
+  const entries = [ { id: 'shodaku-timer-type', component: TimerTypeEntry, isEdited: isSelectEntryEdited } ];
+  if (timerType(definition)) {
+    entries.push({ id: 'shodaku-timer-value', component: TimerValueEntry, isEdited: isTextFieldEntryEdited });
+  }
+  return { id: 'shodaku-timer', label: translate('Timer'), component: Group, entries };
+}
+
+// ---------------------------------------------------------------- provider
+
+export default class ShodakuPropertiesProvider {
+
+  constructor(propertiesPanel, injector, translate) {
+    this._injector = injector;
+    this._translate = translate;
+    propertiesPanel.registerProvider(LOW_PRIORITY, this);
+  }
+
+  getGroups(element) {
+    return (groups) => {
+      const translate = this._translate;
+      const bo = getBusinessObject(element);
+      let result = groups.filter((g) => g.id !== 'timer');
+
+      if (is(bo, 'bpmn:Lane')) {
+        result = result.map((g) => (g.id !== 'general' ? g : {
+          ...g,
+          entries: g.entries.map((e) => (e.id === 'name'
+            ? { id: 'name', component: LaneRoleEntry, isEdited: isSelectEntryEdited } : e))
+        }));
+      }
+
+      const extra = [];
+      const processFields = processEntries(element);
+      if (processFields.length) {
+        extra.push({ id: 'shodaku-process', label: translate('Process settings'), component: Group, entries: processFields });
+      }
+      if (is(bo, 'bpmn:UserTask')) {
+        extra.push({ id: 'shodaku-user-task', label: translate('Task settings'), component: Group, entries: userTaskEntries() });
+      }
+      if (is(bo, 'bpmn:ServiceTask')) {
+        extra.push({
+          id: 'shodaku-service-task', label: translate('Service'), component: Group,
+          entries: [
+            { id: 'shodaku-operator', component: OperatorEntry, isEdited: isSelectEntryEdited },
+            { id: 'shodaku-result-variable', component: ResultVariableEntry, isEdited: isTextFieldEntryEdited }
+          ]
+        });
+        extra.push(parametersGroup(element, this._injector));
+      }
+      if (hasConditionField(element)) {
+        extra.push({
+          id: 'shodaku-condition', label: translate('Condition'), component: Group,
+          entries: [ { id: 'shodaku-condition-expression', component: ConditionEntry, isEdited: isTextAreaEntryEdited } ]
+        });
+      }
+      const timer = timerGroup(element, translate);
+      if (timer) {
+        extra.push(timer);
+      }
+
+      // Ours right after "General", before documentation and the rest.
+      const at = result.findIndex((g) => g.id === 'general') + 1;
+      result.splice(at, 0, ...extra);
+      return result.map((g) => ({ ...g, translate }));
+    };
+  }
+}
+
+ShodakuPropertiesProvider.$inject = [ 'propertiesPanel', 'injector', 'translate' ];

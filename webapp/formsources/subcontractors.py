@@ -1,0 +1,39 @@
+"""Approved subcontractors as people who may handle a contract's assets (Art. 10).
+
+Forms that ask who handles assets (``x-source: handlers``) offer, besides the contract's
+staff, the subcontractors this register holds: approved, on this contract, and inside
+their approved period today (Tokyo date, by the app's clock). Because validation turns
+the options into the field's ``enum``, work by any other subcontractor (unregistered,
+another contract's, expired or ended) cannot be recorded anywhere in the app.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from .. import clock
+from ..engine.calendar import to_tokyo
+from ..extensions import db
+from ..formschema import FormContext, Options
+from ..models.subcontractors import APPROVED, Subcontractor
+from .contracts import EXTRA_HANDLER_SOURCES
+
+
+def approved_subcontractors(ctx: FormContext) -> Options:
+    """``("sub:<id>", "<company>（再委託先）")`` for each subcontractor covering today."""
+    today = to_tokyo(clock.now()).date()
+    rows = db.session.scalars(
+        sa.select(Subcontractor).where(
+            Subcontractor.contract_id == ctx.contract.id, Subcontractor.status == APPROVED,
+            Subcontractor.starts_on <= today, Subcontractor.ends_on >= today)
+        .order_by(Subcontractor.id))
+    return [(row.handler_key, f"{row.company}（再委託先）") for row in rows]
+
+
+def _is_this_provider(provider: object) -> bool:
+    return (getattr(provider, "__module__", ""), getattr(provider, "__name__", "")) == \
+        (__name__, approved_subcontractors.__name__)
+
+
+# Replace rather than duplicate if this module is ever imported again (e.g. reloaded).
+EXTRA_HANDLER_SOURCES[:] = [p for p in EXTRA_HANDLER_SOURCES if not _is_this_provider(p)]
+EXTRA_HANDLER_SOURCES.append(approved_subcontractors)
