@@ -28,7 +28,7 @@ extract-messages: $(INSTALLED)
 	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations --no-fuzzy-matching --ignore-obsolete
 
 # Front-end assets: bpmn-js and our bundles, from the npm registry with the committed lock file (no CDN).
-$(ASSETS): frontend/package.json frontend/package-lock.json $(wildcard frontend/src/*.js)
+$(ASSETS): frontend/package.json frontend/package-lock.json frontend/build.mjs $(wildcard frontend/src/*.js) $(wildcard frontend/src/*.css)
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
 	cd frontend && npm run --silent build
 	touch $@

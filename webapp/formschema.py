@@ -8,8 +8,9 @@ A form is a JSON Schema (``type: object``) plus UI hints under ``x-`` keys:
 * ``x-source``: the options come from a register, resolved per contract (``assets``,
   ``handlers``); a value outside the contract's options is refused like any enum mismatch,
   which is how another contract's ids are kept out;
-* ``x-rules``: cross-field checks: ``{"rule": "date_order", "start": a, "end": b}`` and
-  ``{"rule": "not_past", "field": f}``;
+* ``x-rules``: cross-field checks: ``{"rule": "date_order", "start": a, "end": b}``,
+  ``{"rule": "not_past", "field": f}``, ``not_future`` and ``within_contract`` (no later than
+  the contract's end);
 * ``x-show-if``: ``{"field": [values]}``, a display hint mirrored by an ``if/then`` in the schema.
 
 Only fields the schema declares are kept: a form can never write other workflow data.
@@ -27,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from jsonschema import Draft202012Validator, FormatChecker
 
 from . import clock
-from .engine.calendar import to_tokyo
+from .engine.calendar import TOKYO, to_tokyo
 from .models import Contract, User
 
 Options = list[tuple[Any, str]]
@@ -163,7 +164,7 @@ def _label(prop: Mapping[str, Any], name: str) -> str:
 _MESSAGES: dict[str, Callable[[Any, Any], Any]] = {
     "required": lambda v, i: _l("This field is required."),
     "enum": lambda v, i: _l("Choose one of the options offered."),
-    "const": lambda v, i: _l("Choose one of the options offered."),
+    "const": lambda v, i: _l("Tick the box to confirm.") if v is True else _l("Choose one of the options offered."),
     "minLength": lambda v, i: _l("This field is required.") if v == 1 else _l("Enter at least %(n)s characters.", n=v),
     "maxLength": lambda v, i: _l("Enter at most %(n)s characters.", n=v),
     "minimum": lambda v, i: _l("Enter %(n)s or more.", n=v),
@@ -238,14 +239,39 @@ def _apply_rule(rule: Mapping[str, Any], data: Mapping[str, Any], errors: dict[s
             if _sortable(end) < _sortable(start):
                 errors.setdefault(rule["end"], []).append(_l("The end must not be before the start."))
     elif kind == "not_past":
-        value = _as_date(data.get(rule["field"]))
-        if value is not None and rule["field"] not in errors and value < to_tokyo(clock.now()).date():
+        raw = data.get(rule["field"])
+        if rule["field"] in errors or not isinstance(raw, str):
+            return
+        now = to_tokyo(clock.now())
+        moment = _as_local_datetime(raw) if ("T" in raw or " " in raw) else None
+        if moment is not None and moment < now:
+            errors.setdefault(rule["field"], []).append(_l("This date and time is in the past."))
+        elif moment is None and (day := _as_date(raw)) is not None and day < now.date():
             errors.setdefault(rule["field"], []).append(_l("This date is in the past."))
+    elif kind == "not_future":
+        raw = data.get(rule["field"])
+        if rule["field"] in errors or not isinstance(raw, str):
+            return
+        now = to_tokyo(clock.now())
+        moment = _as_local_datetime(raw) if ("T" in raw or " " in raw) else None
+        if moment is not None and moment > now:
+            errors.setdefault(rule["field"], []).append(_l("This date and time is in the future."))
+        elif moment is None and (day := _as_date(raw)) is not None and day > now.date():
+            errors.setdefault(rule["field"], []).append(_l("This date is in the future."))
     elif kind == "within_contract":
         value = _as_date(data.get(rule["field"]))
         if value is not None and rule["field"] not in errors and value > ctx.contract.ends_on:
             errors.setdefault(rule["field"], []).append(
                 _l("This date is after the contract ends (%(end)s).", end=ctx.contract.ends_on.isoformat()))
+
+
+def _as_local_datetime(value: str) -> datetime | None:
+    """A form's date-time as an aware moment; without an offset it is Japan time."""
+    try:
+        moment = datetime.fromisoformat(value.replace(" ", "T"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=TOKYO) if moment.tzinfo is None else moment
 
 
 def _sortable(value: str) -> str:

@@ -23,7 +23,8 @@ ACTION_LABELS = {
 }
 OUTCOME_LABELS = {
     "approve": _l("Approved"), "reject": _l("Rejected"), "send_back": _l("Sent back for correction"),
-    "completed": _l("Completed"),
+    "completed": _l("Completed"), "stopped": _l("Stopped"), "lapsed": _l("Lapsed unused"),
+    "withdrawn": _l("Withdrawn"), "expired": _l("Permission expired"),
 }
 
 

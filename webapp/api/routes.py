@@ -85,7 +85,9 @@ def task(task_id: int):
     ctx = formschema.FormContext(row.instance.contract, g.api_user, row.instance_id)
     body = serialize.task(row)
     body["form"] = formschema.resolve(schema, ctx) if schema else None
-    body["can_complete"] = row.status == "open" and access.can_act_on(g.api_user, row)
+    refusal = engine.why_not(row, g.api_user) if row.status == "open" else None
+    body["can_complete"] = row.status == "open" and refusal is None
+    body["refusal"] = str(refusal) if refusal is not None else None
     body["instance"] = serialize.instance(row.instance)
     return jsonify(body)
 

@@ -20,7 +20,7 @@ from typing import Any
 # (used by forms and queries) does not import the verbs, which import those same modules.
 _EXPORTS = {
     "check_may_complete": "actions", "complete": "actions", "fire_due_timers": "actions", "form_for": "actions",
-    "load_task": "actions", "start": "actions",
+    "load_task": "actions", "start": "actions", "why_not": "actions",
     "deploy": "versions", "latest_version": "versions", "latest_versions": "versions", "validate": "versions",
     "ConcurrentUpdate": "errors", "DiagramInvalid": "errors", "EngineError": "errors", "NotAllowed": "errors",
     "NotFound": "errors", "ProcessFailed": "errors", "RuleViolation": "errors", "TaskAlreadyDone": "errors",

@@ -112,7 +112,8 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
     audit.record("request_submitted", actor_id=user.id, instance_id=instance.id, contract_id=contract.id,
                  detail={"process": definition.key, "version": definition.version, "reference": instance.reference,
                          "request_version": 1})
-    _save(instance, definition, workflow, now, completed_guid=first.guid, completed_by=user, submitted=data)
+    _save(instance, definition, workflow, now, completed_guid=first.guid, completed_by=user, submitted=data,
+          completed_unseen=first)
     logger.info("user %s started %s as instance %s on contract %s", user.id, definition.key, instance.id, contract.id)
     return instance
 
@@ -154,6 +155,15 @@ def check_may_complete(task: HumanTask, instance: ProcessInstance, user: User) -
                                    "step (segregation of duties, Art. 15(2)).", task=done_by_user))
 
 
+def why_not(task: HumanTask, user: User) -> Any | None:
+    """The reason ``user`` may not complete ``task`` right now, or None if they may (for pages and the API)."""
+    try:
+        check_may_complete(task, task.instance, user)
+    except (TaskAlreadyDone, NotAllowed, RuleViolation) as refusal:
+        return refusal.message
+    return None
+
+
 def complete(task_id: int, raw: Mapping[str, Any], user: User, *, from_html: bool = False) -> HumanTask:
     """Complete a user task with the form's data, as ``user``; returns the completed task row.
 
@@ -193,13 +203,15 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
     spiff_task = run.user_task(workflow, task.task_guid)
     if spiff_task is None:
         raise TaskAlreadyDone(task)
+    replaces: list[str] = []
     if task.spec_id == definition.meta.get("start_task"):
         instance.request_version += 1
         instance.request_data = data
+        replaces = list((form_for(definition, task.spec_id) or {}).get("properties", {}))
     payload = dict(data)
     if decision is not None:
         payload["decision_number"] = decision.number
-    _run(lambda: run.complete_user_task(workflow, spiff_task, payload))
+    _run(lambda: run.complete_user_task(workflow, spiff_task, payload, replaces))
     audit.record("task_completed", actor_id=user.id, instance_id=instance.id, contract_id=instance.contract_id,
                  detail={"task": task.spec_id, "title": task.title, "outcome": data.get("decision", ""),
                          "decision_number": decision.number if decision else None,
@@ -209,6 +221,14 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
           outcome=str(data.get("decision", "")), submitted=data)
     logger.info("user %s completed task %s (%s) of instance %s", user.id, task.id, task.spec_id, instance.id)
     return task
+
+
+def _outcome(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any) -> str:
+    """How the request ended: the end event's ``outcome`` property if the diagram states one
+    (e.g. ``stopped``, ``expired``), else the last written decision, else ``completed``."""
+    end = run.reached_end(workflow)
+    stated = definition.meta.get("nodes", {}).get(end or "", {}).get("properties", {}).get("outcome")
+    return stated or decisions.last_outcome(instance) or "completed"
 
 
 def fire_due_timers(now: datetime, *, limit: int = 500) -> int:
@@ -238,7 +258,7 @@ def fire_due_timers(now: datetime, *, limit: int = 500) -> int:
 
 def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any, now: datetime, *,
           completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
-          submitted: dict[str, Any] | None = None) -> None:
+          submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None) -> None:
     instance.state = store.dumps(workflow)
     instance.serializer_version = store.SERIALIZER_VERSION
     instance.next_timer_at = run.next_timer_at(workflow)
@@ -246,11 +266,11 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
     if workflow.is_completed() and instance.status == RUNNING:
         instance.status = COMPLETED
         instance.completed_at = now
-        instance.outcome = decisions.last_outcome(instance) or "completed"
+        instance.outcome = _outcome(instance, definition, workflow)
         audit.record("request_closed", actor_id=completed_by.id if completed_by else None, instance_id=instance.id,
                      contract_id=instance.contract_id, detail={"outcome": instance.outcome})
     sync_tasks(instance, definition, run.ready_user_tasks(workflow), now, completed_guid=completed_guid,
                completed_by_id=completed_by.id if completed_by else None, outcome=outcome, submitted=submitted,
-               extra_closed=closed_days(), on_new=notifications.task_created)
+               completed_unseen=completed_unseen, extra_closed=closed_days(), on_new=notifications.task_created)
     db.session.flush()
 

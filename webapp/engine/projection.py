@@ -20,10 +20,19 @@ from .run import ReadyTask
 
 def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: list[ReadyTask], now: datetime,
                *, completed_guid: str | None = None, completed_by_id: int | None = None, outcome: str = "",
-               submitted: dict[str, Any] | None = None,
+               submitted: dict[str, Any] | None = None, completed_unseen: ReadyTask | None = None,
                extra_closed: Any = (), on_new: Callable[[HumanTask], None] | None = None) -> list[HumanTask]:
+    """Close rows no longer ready, open rows newly ready.
+
+    ``completed_unseen`` is a task completed in the same action that made it ready (the
+    request form at start): it never had an open row, so its completed row is written here,
+    keeping "who did which step" complete for the history and for ``separate_from``.
+    """
     open_rows = {row.task_guid: row for row in db.session.scalars(
         sa.select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN))}
+    if completed_unseen is not None and completed_unseen.guid not in open_rows:
+        db.session.add(_row(instance, completed_unseen, now, status=DONE, completed_at=now,
+                            completed_by_id=completed_by_id, outcome=outcome, submitted=submitted))
     ready_guids = {t.guid for t in ready}
     for guid, row in open_rows.items():
         if guid in ready_guids:
@@ -41,14 +50,8 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
             continue
         meta = definition.task_meta(task.spec_id)
         due = calendar.due_at(meta["due"], now, extra_closed) if meta.get("due") else None
-        row = HumanTask(
-            instance_id=instance.id, task_guid=task.guid, spec_id=task.spec_id, title=task.name, lane=task.lane,
-            process_key=instance.process_key, contract_id=instance.contract_id,
-            department_id=instance.contract.department_id, instance_reference=instance.reference,
-            instance_title=instance.title, requester_id=instance.requester_id,
-            assignee_id=instance.requester_id if task.spec_id == start_task else None,
-            status=OPEN, due_at=due, created_at=now,
-        )
+        row = _row(instance, task, now, status=OPEN, due_at=due,
+                   assignee_id=instance.requester_id if task.spec_id == start_task else None)
         db.session.add(row)
         created.append(row)
     db.session.flush()
@@ -56,3 +59,11 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
         for row in created:
             on_new(row)
     return created
+
+
+def _row(instance: ProcessInstance, task: ReadyTask, now: datetime, **values: Any) -> HumanTask:
+    return HumanTask(
+        instance_id=instance.id, task_guid=task.guid, spec_id=task.spec_id, title=task.name, lane=task.lane,
+        process_key=instance.process_key, contract_id=instance.contract_id,
+        department_id=instance.contract.department_id, instance_reference=instance.reference,
+        instance_title=instance.title, requester_id=instance.requester_id, created_at=now, **values)

@@ -5,7 +5,7 @@ Nothing here touches the database; :mod:`webapp.engine.actions` loads and saves 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,7 +109,13 @@ def user_task(workflow: BpmnWorkflow, guid: str) -> Any | None:
     return task
 
 
-def complete_user_task(workflow: BpmnWorkflow, task: Any, data: Mapping[str, Any]) -> None:
+def complete_user_task(workflow: BpmnWorkflow, task: Any, data: Mapping[str, Any],
+                       replaces: Collection[str] = ()) -> None:
+    """Complete ``task`` with ``data``; fields in ``replaces`` missing from ``data`` are removed
+    (a resubmitted request form replaces the old answers, it does not merge with them)."""
+    for name in replaces:
+        if name not in data:
+            task.data.pop(name, None)
     task.data.update(data)
     task.run()
     advance(workflow)
@@ -146,6 +152,13 @@ def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
                if isinstance(value := task._get_internal_data("event_value"), str)
                and not task._get_internal_data("event_fired", False)]
     return min(moments) if moments else None
+
+
+def reached_end(workflow: BpmnWorkflow) -> str | None:
+    """The BPMN id of the end event the main path finished on (the last one completed)."""
+    ends = [t for t in workflow.get_tasks() if t.state == TaskState.COMPLETED and t.task_spec.bpmn_id
+            and type(t.task_spec).__name__ == "EndEvent" and t.workflow is workflow]
+    return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id if ends else None
 
 
 def completed_steps(workflow: BpmnWorkflow) -> list[str]:

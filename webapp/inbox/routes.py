@@ -60,7 +60,8 @@ def task(task_id: int):
     else:
         initial = instance.request_data if task.spec_id == instance.definition.meta.get("start_task") else {}
         state = forms_support.state_for(schema, initial)
-    can_act = task.status == OPEN and access.can_act_on(current_user, task)
+    refusal = engine.why_not(task, current_user) if task.status == OPEN else None
+    can_act = task.status == OPEN and refusal is None
     start_schema = engine.form_for(instance.definition, instance.definition.meta.get("start_task") or "")
     return render_template(
         "inbox/task.html", task=task, instance=instance, can_act=can_act, state=state,
@@ -69,5 +70,5 @@ def task(task_id: int):
         steps=presenters.steps(instance), history=presenters.history(instance),
         attachments=presenters.attachments(instance),
         documentation=instance.definition.task_meta(task.spec_id).get("documentation", ""), now=clock.now(),
-        sent_back=_sent_back(instance, task), notices=presenters.notices(instance),
+        sent_back=_sent_back(instance, task), notices=presenters.notices(instance), refusal=refusal,
     ), status
