@@ -59,6 +59,7 @@ USERS = [
     ("suzuki", "鈴木 花子", "Hanako Suzuki", "D-SHIMINZEI", ["city_supervisor@dept:D-SHIMINZEI"], "市 課長（市民税課）"),
     ("watanabe", "渡辺 直樹", "Naoki Watanabe", "D-KAIGO", ["city_approver@dept:D-KAIGO"], "市 承認者（介護保険課）"),
     ("takahashi", "高橋 由美", "Yumi Takahashi", "D-JOHO", ["security_officer"], "情報政策課（セキュリティ担当）"),
+    ("morita", "森田 和也", "Kazuya Morita", "D-JOHO", ["security_supervisor"], "情報政策課長（エスカレーション先）"),
     ("nakamura", "中村 恵", "Megumi Nakamura", "D-JOHO", ["process_owner"], "プロセスオーナー"),
     ("kato", "加藤 剛", "Tsuyoshi Kato", "D-KANSA", ["auditor"], "監査担当"),
     ("yamamoto", "山本 一郎", "Ichiro Yamamoto", "D-JOHO", ["admin"], "システム管理者"),

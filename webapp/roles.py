@@ -25,6 +25,9 @@ ROLES: dict[str, Role] = {r.key: r for r in (
     Role("city_supervisor", CITY, _l("City section chief")),
     Role("city_director", CITY, _l("City department director")),
     Role("security_officer", CITY, _l("Information policy division"), sees_all=True),
+    # Escalation target for the division's own decisions: never a department chief, who must
+    # not give the division's written permission (Art. 10, 12).
+    Role("security_supervisor", CITY, _l("Information policy division chief"), sees_all=True),
     Role("process_owner", SYSTEM, _l("Process owner")),
     Role("auditor", SYSTEM, _l("Auditor"), sees_all=True),
     Role("admin", SYSTEM, _l("Administrator"), sees_all=True),

@@ -475,12 +475,16 @@ def test_an_overdue_bring_in_decision_reminds_then_escalates(world, clock, kaigo
     assert open_spec_ids(instance) == ["confirm_check"]
 
 
-def test_an_overdue_connection_decision_reminds_then_escalates(world, clock, kaigo_chief):
+def test_an_overdue_connection_decision_escalates_within_the_policy_division(world, clock, kaigo_chief):
+    """The division's written permission is never handed to a department chief (Art. 12(3))."""
     instance = start(world, **CONNECTED)
     act(instance, "approve", world.users["watanabe"], decision="approve")
     task = open_task(instance.id, "security_review")
-    _overdue_then_escalated(instance, task, kaigo_chief, ["takahashi@demo.shodaku.example"], clock)
-    act(instance, "security_review", world.users["takahashi"], decision="approve")
+    _overdue_then_escalated(instance, task, world.users["morita"], ["takahashi@demo.shodaku.example"], clock)
+    with pytest.raises(engine.NotAllowed):
+        engine.complete(task.id, {"decision": "approve"}, kaigo_chief)
+    db.session.rollback()
+    act(instance, "security_review", world.users["morita"], decision="approve")
     assert open_spec_ids(instance) == ["confirm_check"]
 
 
