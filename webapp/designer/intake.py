@@ -1,0 +1,86 @@
+"""Untrusted diagram bytes in: uploads, drafts and the editor's XML pass through here first.
+
+Only the safe XML reader (:mod:`webapp.engine.xmlsafe`: no DOCTYPE, no entities, no network,
+size limit) and the graph reader touch the bytes; SpiffWorkflow sees them only on validate
+and deploy, and nothing in them is ever evaluated here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from .. import guardrails
+from ..engine import parse
+from ..engine.errors import EngineError
+from ..engine.xmlsafe import UnsafeXml, read_xml
+
+
+class DesignRefused(EngineError):
+    """An upload or draft the designer will not store (unsafe XML, wrong process, no file)."""
+
+    http_status = 400
+    code = "diagram_refused"
+
+
+@dataclass
+class Identity:
+    key: str
+    name: str
+
+
+def identify(bpmn: bytes) -> Identity:
+    """The process key and name of untrusted bytes.
+
+    :raise DesignRefused: oversized, DOCTYPE/entities, malformed, not BPMN, no single
+        executable process, or a process id unusable as a key
+    """
+    try:
+        root = read_xml(bpmn, current_app.config["BPMN_MAX_BYTES"])
+    except UnsafeXml as err:
+        raise DesignRefused(err.args[0]) from None
+    meta, problems = parse.describe(root)
+    if not meta:
+        raise DesignRefused(problems[0].message if problems else _l("This is not a BPMN diagram."))
+    if not guardrails.KEY_PATTERN.fullmatch(meta["key"]):
+        raise DesignRefused(_l("The process id %(key)s cannot be used: use letters, digits and underscores, "
+                               "starting with a letter (e.g. copying_consent).", key=repr(meta["key"][:80])))
+    return Identity(meta["key"], meta["name"])
+
+
+def wrong_process(found: str, key: str) -> Any:
+    return _l("This editor is for the process %(key)s, but the diagram's process id is %(other)s. Change the id "
+              "back, or upload the file as a new process.", key=repr(key), other=repr(found))
+
+
+def require_process(bpmn: bytes, key: str) -> Identity:
+    """:raise DesignRefused: as :func:`identify`, or the diagram is another process"""
+    identity = identify(bpmn)
+    if identity.key != key:
+        raise DesignRefused(wrong_process(identity.key, key))
+    return identity
+
+
+def read_upload(file: Any) -> bytes:
+    """The bytes of an uploaded file, reading at most one byte past the limit (so the
+    size message can say it is too big without the server holding more).
+
+    :raise DesignRefused: no file chosen
+    """
+    if file is None or not file.filename:
+        raise DesignRefused(_l("Choose a .bpmn file to upload."))
+    return file.stream.read(current_app.config["BPMN_MAX_BYTES"] + 1)
+
+
+def xml_from_request(request: Any) -> bytes:
+    """The diagram the editor sent: JSON ``{"xml": …}`` (the page's script) or a form field.
+
+    :raise DesignRefused: nothing sent
+    """
+    payload = request.get_json(silent=True) if request.is_json else None
+    text = payload.get("xml") if isinstance(payload, dict) else request.form.get("xml")
+    if not isinstance(text, str) or not text.strip():
+        raise DesignRefused(_l("No diagram was sent."))
+    return text.encode("utf-8")

@@ -1,0 +1,90 @@
+"""The designer's verbs: read an upload, validate, deploy, roll back (issue 5).
+
+Like every ``operations`` module they flush and audit but never commit: the view does.
+Validation is :func:`webapp.engine.validate` (safe XML, SpiffWorkflow, sandbox, handlers,
+forms, lanes) plus the guardrails; deployment is :func:`webapp.engine.deploy`, which stores
+a new immutable version, so running instances keep theirs.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+from flask_babel import gettext as _
+
+import handlers
+
+from .. import engine, guardrails, processes
+from ..engine import parse
+from ..engine.errors import DiagramInvalid
+from ..models import ProcessDefinition, User
+from ..roles import LANE_ROLES, ROLES
+from . import drafts, intake
+
+logger = logging.getLogger(__name__)
+
+
+def _wrong_process(found: str, key: str) -> parse.Problem:
+    return parse.Problem(found, intake.wrong_process(found, key))
+
+
+def validate(bpmn: bytes, key: str) -> list[parse.Problem]:
+    """Every problem of the diagram, guardrails included, as deploy would find them.
+
+    The engine checks the guardrails only once everything else is right; the designer shows
+    them at once whenever the graph could be read, so the owner fixes everything in one go.
+    """
+    parsed = engine.validate(bpmn, processes.load_forms(), policy_check=guardrails.check)
+    problems = list(parsed.problems)
+    if parsed.key and parsed.key != key:
+        problems.insert(0, _wrong_process(parsed.key, key))
+    if parsed.meta and parsed.problems:
+        known = {(p.element_id, str(p.message)) for p in problems}
+        problems.extend(p for p in guardrails.check(parsed.meta) if (p.element_id, str(p.message)) not in known)
+    return problems
+
+
+def deploy(bpmn: bytes, key: str, user: User, note: str) -> tuple[ProcessDefinition, bool]:
+    """Deploy the editor's diagram as the next version of ``key``; the user's draft goes.
+
+    :raise DiagramInvalid: every problem, guardrails included (nothing stored)
+    """
+    try:
+        identity = intake.identify(bpmn)
+    except intake.DesignRefused as err:
+        raise DiagramInvalid([parse.Problem("", err.message)]) from None
+    if identity.key != key:
+        raise DiagramInvalid([_wrong_process(identity.key, key)])
+    try:
+        definition, created = engine.deploy(bpmn, processes.load_forms(), user=user, note=note,
+                                            policy_check=guardrails.check)
+    except DiagramInvalid as err:  # list everything, guardrails included, as Validate would
+        raise DiagramInvalid(validate(bpmn, key) or err.problems) from None
+    drafts.discard(user, key)
+    logger.info("designer: %s deployed %s v%s (created=%s)", user.username, key, definition.version, created)
+    return definition, created
+
+
+def rollback(old: ProcessDefinition, user: User, note: str) -> tuple[ProcessDefinition, bool]:
+    """Deploy an older version again, as a new version, with the forms it was deployed with.
+
+    :raise DiagramInvalid: the old version breaks a guardrail or rule added since
+    """
+    note = note or _("Rolled back to version %(v)s", v=old.version)
+    definition, created = engine.deploy(old.bpmn, dict(old.forms or {}), user=user, note=note,
+                                        policy_check=guardrails.check)
+    logger.info("designer: %s rolled %s back to v%s as v%s", user.username, old.key, old.version, definition.version)
+    return definition, created
+
+
+# --- what the modeler offers ----------------------------------------------------------------
+
+def catalog() -> dict[str, Any]:
+    """Lanes (role keys), handler names and forms the properties panel may choose from."""
+    return {
+        "roles": [{"key": k, "label": str(r.label)} for k, r in ROLES.items() if k in LANE_ROLES],
+        "handlers": [{"name": name, "doc": (inspect.getdoc(fn) or "").split("\n")[0]}
+                     for name, fn in sorted(handlers.REGISTRY.items())],
+        "forms": sorted(processes.load_forms()),
+    }
