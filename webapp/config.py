@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ],
     "BPMN_MAX_BYTES": 2 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 3 * 1024 * 1024,  # a diagram posted as a form field (designer without script)
     "BABEL_DEFAULT_LOCALE": "ja",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
     "LANGUAGES": ["ja", "en"],

@@ -136,6 +136,8 @@ def coerce(schema: Mapping[str, Any], raw: Mapping[str, Any], *, from_html: bool
     data: dict[str, Any] = {}
     for name, prop in schema.get("properties", {}).items():
         kind = prop.get("type")
+        if from_html and prop.get("readOnly"):
+            continue  # set by the system (e.g. a reopened incident's link), never by a browser
         if from_html:
             getlist = getattr(raw, "getlist", None)
             if kind == "array":

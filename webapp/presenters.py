@@ -20,11 +20,27 @@ ACTION_LABELS = {
     "copy_registered": _l("Entered in the copy register"),
     "task_escalated": _l("Escalated"),
     "task_reminded": _l("Reminder sent"),
+    "device_registered": _l("Device entered in the device register"),
+    "device_request_stopped": _l("Stopped: the serial number did not match"),
+    "device_permission_lapsed": _l("Permission lapsed unused"),
+    "device_withdrawn": _l("Device removal reported"),
+    "device_expired": _l("Permission period ended"),
+    "release_registered": _l("Migration entered in the release register"),
+    "release_backup_recorded": _l("Backup recorded"),
+    "release_migrated": _l("Migration performed"),
+    "release_reported": _l("Work report submitted"),
+    "release_confirmed": _l("Completion confirmed"),
+    "subcontract_equivalence_checked": _l("Security measures compared"),
+    "subcontractor_registered": _l("Subcontractor entered in the register"),
+    "incident_opened": _l("Incident entered in the incident register"),
+    "incident_triaged": _l("Severity assessed"),
+    "incident_closed": _l("Incident closed"),
+    "incident_reopened": _l("Incident reopened"),
 }
 OUTCOME_LABELS = {
     "approve": _l("Approved"), "reject": _l("Rejected"), "send_back": _l("Sent back for correction"),
     "completed": _l("Completed"), "stopped": _l("Stopped"), "lapsed": _l("Lapsed unused"),
-    "withdrawn": _l("Withdrawn"), "expired": _l("Permission expired"),
+    "withdrawn": _l("Withdrawn"), "expired": _l("Permission expired"), "closed": _l("Closed"),
 }
 
 
@@ -127,7 +143,12 @@ class Notice:
 
 NOTICE_LABELS = {
     "task_created": _l("New task"), "task_overdue": _l("Overdue reminder"), "task_escalated": _l("Escalation"),
-    "request_approved": _l("Approval notice"), "request_rejected": _l("Refusal notice"),
+    "request_approved": _l("Approval notice"), "request_rejected": _l("Refusal notice"), "digest": _l("Daily digest"),
+    "device_permitted": _l("Permission notice"), "device_stopped": _l("Stop notice"),
+    "device_lapsed": _l("Lapse notice"), "device_expired": _l("Expiry notice"),
+    "release_approved": _l("Approval notice"), "release_confirmed": _l("Completion notice"),
+    "subcontract_approved": _l("Approval notice"), "incident_reported": _l("Incident report"),
+    "incident_closed": _l("Closure notice"),
 }
 
 

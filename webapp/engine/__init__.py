@@ -24,6 +24,7 @@ _EXPORTS = {
     "deploy": "versions", "latest_version": "versions", "latest_versions": "versions", "validate": "versions",
     "ConcurrentUpdate": "errors", "DiagramInvalid": "errors", "EngineError": "errors", "NotAllowed": "errors",
     "NotFound": "errors", "ProcessFailed": "errors", "RuleViolation": "errors", "TaskAlreadyDone": "errors",
+    "VersionConflict": "errors",
     "check_all": "consistency", "check_instance": "consistency",
 }
 __all__ = sorted(_EXPORTS)

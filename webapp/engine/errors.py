@@ -65,6 +65,16 @@ class ConcurrentUpdate(EngineError):
         super().__init__(_l("Someone else changed this request at the same moment. Nothing was saved."))
 
 
+class VersionConflict(EngineError):
+    """Two people deployed the same flow at the same moment; one must retry."""
+
+    http_status = 409
+    code = "conflict"
+
+    def __init__(self) -> None:
+        super().__init__(_l("Someone deployed this flow at the same moment. Reload the page and deploy again."))
+
+
 class ProcessFailed(EngineError):
     """A step of the diagram failed; the whole action was rolled back."""
 

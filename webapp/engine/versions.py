@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import ProcessDefinition, User
 from ..roles import LANE_ROLES
 from . import parse, store
-from .errors import DiagramInvalid
+from .errors import DiagramInvalid, VersionConflict
 from .scripting import diagram_functions
 from .xmlsafe import UnsafeXml, read_xml
 
@@ -79,7 +79,10 @@ def deploy(bpmn: bytes, forms: Mapping[str, Any], *, user: User | None, note: st
         deployed_at=clock.now(),
     )
     db.session.add(definition)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as err:  # the same (key, version) just taken by a concurrent deploy
+        raise VersionConflict() from err
     store.specs_for(sha, bpmn, parsed.key, current_app.config["BPMN_MAX_BYTES"])
     audit.record("process_deployed", actor_id=user.id if user else None,
                  detail={"key": parsed.key, "version": version, "sha256": sha, "note": note})

@@ -4,12 +4,14 @@ from __future__ import annotations
 import hashlib
 import io
 
-from flask import abort, current_app, render_template, request, send_file
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, audit, clock, decisions, engine, formschema, presenters, storage
+from .. import access, audit, clock, decisions, engine, formschema, incidents, presenters, storage
 from ..engine.calendar import to_tokyo
 from ..extensions import db
+from ..formschema import FormInvalid
 from ..models import Asset, Attachment, Contract, Decision, ProcessDefinition
 from ..views_support import get_instance
 from . import bp, export, queries
@@ -30,7 +32,30 @@ def index():
 @login_required
 def instance(instance_id: int):
     """:raise 404: no such request, or one of a contract the user does not see"""
+    return _instance_page(get_instance(instance_id))
+
+
+@bp.route("/<int:instance_id>/reopen", methods=["POST"])
+@login_required
+def reopen(instance_id: int):
+    """Reopen a closed incident with a reason (Art. 9): a new linked incident starts.
+
+    :raise 404: not visible to the user
+    :raise 403: not a city role that handles incidents, not closed, or already reopened
+    """
     instance = get_instance(instance_id)
+    reason = request.form.get("reason", "")
+    try:
+        reopened = incidents.reopen(instance, current_user, reason)
+    except FormInvalid as err:
+        db.session.rollback()
+        return _instance_page(instance, reopen_errors=err.errors.get("reason", []), reopen_text=reason, status=400)
+    db.session.commit()
+    flash(_("Reopened as %(ref)s.", ref=reopened.reference), "success")
+    return redirect(url_for("records.instance", instance_id=reopened.id))
+
+
+def _instance_page(instance, *, reopen_errors=(), reopen_text: str = "", status: int = 200):
     definition = instance.definition
     ctx = formschema.FormContext(instance.contract, current_user, instance.id)
     start_schema = engine.form_for(definition, definition.meta.get("start_task") or "")
@@ -45,7 +70,8 @@ def instance(instance_id: int):
         steps=presenters.steps(instance), open_steps=open_tasks, submissions=steps_data,
         history=presenters.history(instance), decisions=decisions.for_instance(instance.id),
         attachments=presenters.attachments(instance), outcome_label=presenters.outcome_label,
-        notices=presenters.notices(instance))
+        notices=presenters.notices(instance), can_reopen=incidents.can_reopen(instance, current_user),
+        reopen_errors=reopen_errors, reopen_text=reopen_text), status
 
 
 @bp.route("/<int:instance_id>/decisions/<int:decision_id>")
