@@ -181,8 +181,17 @@ class Proxy:
 
     def close(self) -> None:
         self.cut()
+
+        async def shutdown() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+            for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+                task.cancel()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
+        self.loop.close()
 
 
 def test_database_unreachable_for_ten_seconds_gives_503_then_recovers(app, world, pg_url, tmp_path):
