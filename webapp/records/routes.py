@@ -14,7 +14,7 @@ from ..extensions import db
 from ..formschema import FormInvalid
 from ..models import Asset, Attachment, Contract, Decision, ProcessDefinition
 from ..views_support import get_instance
-from . import bp, export, queries
+from . import bp, export, queries, registers
 
 
 @bp.route("/")
@@ -123,6 +123,22 @@ def copies():
     asset_ids = {i for r in rows for i in r.asset_ids}
     assets = {a.id: a for a in db.session.scalars(db.select(Asset).where(Asset.id.in_(asset_ids)))} if asset_ids else {}
     return render_template("records/copies.html", rows=rows, assets=assets)
+
+
+@bp.route("/registers/<key>")
+@login_required
+def register(key: str):
+    """One register, for the contracts the user sees.
+
+    :raise 404: no such register
+    """
+    described = registers.REGISTERS.get(key)
+    if described is None:
+        abort(404)
+    contract_id = request.args.get("contract", type=int)
+    return render_template("records/register.html", register=described, registers=registers.REGISTERS,
+                           rows=registers.rows(described, current_user, contract_id), cell=registers.cell,
+                           contracts=access.visible_contracts(current_user), contract_id=contract_id)
 
 
 @bp.route("/contracts")

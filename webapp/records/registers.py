@@ -1,0 +1,72 @@
+"""The registers the flows keep, listed per contract the user may see.
+
+One description per register (model, title, columns): adding a register is adding an
+entry here. Columns are attribute names or functions of the row.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from .. import access
+from ..extensions import db
+from ..models import Contract, CopyRecord, User
+from ..models.devices import Device
+from ..models.incidents import Incident
+from ..models.releases import ReleaseRecord
+from ..models.subcontractors import Subcontractor
+
+
+@dataclass(frozen=True)
+class Register:
+    key: str
+    title: Any
+    article: Any
+    model: Any
+    columns: list[tuple[Any, str | Callable[[Any], Any]]]
+    order: Any
+
+
+REGISTERS: dict[str, Register] = {r.key: r for r in (
+    Register("devices", _l("Device register"), _l("Art. 12"), Device, [
+        (_l("Kind"), "kind"), (_l("Model"), "model"), (_l("Serial number"), "serial"), (_l("Owner"), "owner"),
+        (_l("Place"), "place"), (_l("Network connection"), "connection"), (_l("Permitted from"), "valid_from"),
+        (_l("Permitted until"), "valid_until"), (_l("Status"), "status"),
+        (_l("Written permission"), lambda r: " / ".join(n for n in (r.city_decision_number, r.security_decision_number)
+                                                          if n))], Device.valid_until.desc()),
+    Register("subcontractors", _l("Subcontractor register"), _l("Art. 10"), Subcontractor, [
+        (_l("Company"), "company"), (_l("Corporate number"), "corporate_number"), (_l("Scope of work"), "scope"),
+        (_l("From"), "starts_on"), (_l("Until"), "ends_on"), (_l("Status"), "status"),
+        (_l("Written approval"), lambda r: " / ".join(n for n in (r.city_decision_number, r.security_decision_number)
+                                                        if n)),
+        (_l("Responsibility (Art. 10(2))"), "liability_statement")], Subcontractor.starts_on.desc()),
+    Register("releases", _l("Release register"), _l("Art. 13, 15"), ReleaseRecord, [
+        (_l("Variant"), "variant"), (_l("Title"), "title"), (_l("Window from"), "window_start"),
+        (_l("Window until"), "window_end"), (_l("Approval"), "approval_number"),
+        (_l("Backup on"), "backup_medium"), (_l("Backup verified"), "backup_verified"), (_l("Result"), "result"),
+        (_l("Status"), "status"), (_l("Completion confirmed"), "confirmation_number")], ReleaseRecord.id.desc()),
+    Register("incidents", _l("Incident register"), _l("Art. 9, 19"), Incident, [
+        (_l("Kind"), "kind"), (_l("Summary"), "summary"), (_l("Found at"), "found_at"), (_l("Severity"), "severity"),
+        (_l("People affected"), "people_affected"), (_l("Damage"), "damage"), (_l("Closed at"), "closed_at"),
+        (_l("Closure decision"), "closure_decision_number")], Incident.found_at.desc()),
+    Register("copies", _l("Copy register"), _l("Art. 3, 5"), CopyRecord, [
+        (_l("Copies"), "copies"), (_l("Medium"), "medium"), (_l("Kept at"), "location"),
+        (_l("Destroy by"), "destruction_due"), (_l("Consent"), "decision_number")], CopyRecord.destruction_due),
+)}
+
+
+def rows(register: Register, user: User, contract_id: int | None) -> list[tuple[Contract, Any]]:
+    model = register.model
+    query = sa.select(model, Contract).join(Contract, Contract.id == model.contract_id).where(
+        access.contract_filter(user, model.contract_id))
+    if contract_id:
+        query = query.where(model.contract_id == contract_id)
+    return [(contract, row) for row, contract in db.session.execute(query.order_by(register.order).limit(1000))]
+
+
+def cell(row: Any, column: str | Callable[[Any], Any]) -> Any:
+    return column(row) if callable(column) else getattr(row, column)
