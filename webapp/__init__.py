@@ -11,6 +11,10 @@ from flask import Flask
 def create_app(test_config: dict[str, Any] | None = None, *, clock_source: Callable[[], datetime] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
 
+    from .ids import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter
+
     from . import config
 
     config.load(app, test_config)

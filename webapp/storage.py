@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from .extensions import db
 from .formschema import FormInvalid
+from .ids import valid_id
 from .models import Attachment, User
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ def bind(schema: dict, data: dict, instance, user: User) -> None:
         ids = data.get(name) or []
         if not ids:
             continue
+        if any(valid_id(i) is None for i in ids):
+            raise FormInvalid({name: [_l("One of the files is not available to you; upload it again.")]})
         rows = {a.id: a for a in db.session.scalars(sa.select(Attachment).where(Attachment.id.in_(ids)))}
         for attachment_id in ids:
             row = rows.get(attachment_id)
@@ -164,7 +167,7 @@ def stage(schema: dict, form, files, user: User) -> tuple[dict[str, list[int]], 
     refusals: list[Any] = []
     for name in attachment_fields(schema):
         # Ids kept from an earlier attempt; :func:`bind` checks they are the user's to name.
-        ids = [int(v) for v in form.getlist(name) if str(v).isdigit()][:50]
+        ids = [i for v in form.getlist(name) if (i := valid_id(v)) is not None][:50]
         for upload in files.getlist(name):
             if not upload or not upload.filename:
                 continue

@@ -10,6 +10,7 @@ from werkzeug.exceptions import BadRequest, Unauthorized
 from .. import access, decisions, engine, formschema, presenters
 from ..auth import tokens
 from ..extensions import csrf, db
+from ..ids import valid_id
 from ..models import Contract
 from ..requests.catalog import startable
 from ..views_support import get_instance_for
@@ -58,7 +59,8 @@ def processes():
 @bp.post("/instances")
 def start_instance():
     body = _json_body()
-    contract = db.session.get(Contract, body.get("contract_id")) if isinstance(body.get("contract_id"), int) else None
+    contract_id = valid_id(body.get("contract_id")) if isinstance(body.get("contract_id"), int) else None
+    contract = db.session.get(Contract, contract_id) if contract_id else None
     if contract is None or not isinstance(body.get("process"), str) or not isinstance(body.get("data", {}), dict):
         raise engine.NotFound()
     instance = engine.start(body["process"], contract, body.get("data", {}), g.api_user)

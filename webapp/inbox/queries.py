@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from .. import access, clock
 from ..engine.calendar import TOKYO, to_tokyo
 from ..extensions import db
+from ..ids import id_arg
 from ..models import HumanTask, TaskCandidate, User
 from ..models.workflow import CANCELLED, DONE, OPEN
 
@@ -39,7 +40,7 @@ class InboxFilter:
         f.scope = args.get("scope", "mine") if args.get("scope") in ("mine", "all") else "mine"
         f.status = args.get("status", "open") if args.get("status") in ("open", "completed", "all") else "open"
         f.process = (args.get("process") or "")[:80]
-        f.contract_id = args.get("contract", type=int)
+        f.contract_id = id_arg(args, "contract")
         f.overdue = args.get("overdue") == "1"
         f.assigned = args.get("assigned") == "1"
         f.due_today = args.get("due_today") == "1"

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from .. import access
 from ..extensions import db
+from ..ids import id_arg
 from ..models import Contract, CopyRecord, ProcessInstance, User
 
 
@@ -24,7 +25,7 @@ class InstanceFilter:
         return cls(
             process=(args.get("process") or "")[:80],
             status=args.get("status") if args.get("status") in ("running", "completed") else "",
-            contract_id=args.get("contract", type=int), mine=args.get("mine") == "1",
+            contract_id=id_arg(args, "contract"), mine=args.get("mine") == "1",
             q=(args.get("q") or "").strip()[:100], page=max(1, min(args.get("page", 1, type=int) or 1, 10_000)),
         )
 

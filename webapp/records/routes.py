@@ -12,6 +12,7 @@ from .. import access, audit, clock, decisions, engine, formschema, incidents, p
 from ..engine.calendar import to_tokyo
 from ..extensions import db
 from ..formschema import FormInvalid
+from ..ids import id_arg
 from ..models import Asset, Attachment, Contract, Decision, ProcessDefinition
 from ..views_support import get_instance
 from . import bp, export, queries, registers
@@ -135,7 +136,7 @@ def register(key: str):
     described = registers.REGISTERS.get(key)
     if described is None:
         abort(404)
-    contract_id = request.args.get("contract", type=int)
+    contract_id = id_arg(request.args, "contract")
     return render_template("records/register.html", register=described, registers=registers.REGISTERS,
                            rows=registers.rows(described, current_user, contract_id), cell=registers.cell,
                            contracts=access.visible_contracts(current_user), contract_id=contract_id)
