@@ -13,6 +13,18 @@ from datetime import datetime, timezone
 from flask import Flask, g, has_request_context, request
 
 
+class RequestContextFilter(logging.Filter):
+    """Stamps each record, when it is emitted, with the request it belongs to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            record.request_id = g.get("request_id")
+            record.user_id = g.get("log_user_id")
+            record.instance_id = g.get("log_instance_id")
+            record.path = request.path
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -21,10 +33,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if has_request_context():
-            entry["request_id"] = g.get("request_id")
-            entry["user_id"] = g.get("log_user_id")
-            entry["path"] = request.path
+        for key in ("request_id", "user_id", "instance_id", "path"):
+            if getattr(record, key, None) is not None:
+                entry[key] = getattr(record, key)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -36,6 +47,7 @@ def init_app(app: Flask) -> None:
     if not app.testing and not any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
+        handler.addFilter(RequestContextFilter())
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(logging.INFO)

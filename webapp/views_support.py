@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Flask, abort, has_request_context, request
+from flask import Flask, abort, g, has_request_context, request
 from flask_login import current_user
 
 from . import access
@@ -20,6 +20,8 @@ def get_instance_for(user: User, instance_id: int) -> ProcessInstance:
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None or not access.can_see_instance(user, instance):
         abort(404)
+    if has_request_context():
+        g.log_instance_id = instance.id
     return instance
 
 
