@@ -7,10 +7,12 @@ version, so the inbox, the forms and the guardrails never need SpiffWorkflow obj
 """
 from __future__ import annotations
 
+import ast
 import logging
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -22,7 +24,7 @@ from SpiffWorkflow.spiff.parser import VALIDATOR
 
 from . import sandbox
 from .calendar import parse_due
-from .timers import ShodakuParser
+from .timers import ShodakuParser, duration, fire_time
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,9 @@ FLOW_NODE_TAGS = {
     "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "callActivity", "subProcess",
     "sendTask", "receiveTask", "businessRuleTask",
 }
+# Where a run stops until a person or a timer acts; every loop must pass one (see _endless_loops).
+WAITING_TAGS = {"userTask", "manualTask", "task", "receiveTask", "intermediateCatchEvent", "boundaryEvent",
+                "eventBasedGateway"}
 DECISION_OUTCOMES = ("approve", "reject", "send_back")
 TRUE_VALUES = ("true", "1", "yes")
 
@@ -92,20 +97,25 @@ def describe(root: etree._Element) -> tuple[dict[str, Any], list[Problem]]:
     """Read the one executable process of a diagram into plain data."""
     problems: list[Problem] = []
     if _local(root.tag) != "definitions" or etree.QName(root.tag).namespace != BPMN_NS:
-        return {}, [Problem("", _l("This is not a BPMN 2.0 file (the root element must be bpmn:definitions)."))]
+        return {}, [Problem("", _l("This is not a BPMN 2.0 file (the root element must be bpmn:definitions)."),
+                            line=root.sourceline)]
     processes = root.xpath("./bpmn:process", namespaces=NS)
     executable = [p for p in processes if p.get("isExecutable", "true").lower() == "true"]
     if len(executable) != 1:
-        return {}, [Problem("", _l("A diagram must contain exactly one executable process; found %(n)s.",
-                                   n=len(executable)))]
+        # Point at the process to fix: the second executable one, or the one not marked executable.
+        culprit = executable[1] if len(executable) > 1 else (processes[0] if processes else root)
+        return {}, [Problem(culprit.get("id", ""), _l("A diagram must contain exactly one executable process; "
+                                                      "found %(n)s.", n=len(executable)), line=culprit.sourceline)]
     process = executable[0]
     key = process.get("id", "")
     problems.extend(_id_clashes(root))
     lane_of: dict[str, str] = {}
     lanes: list[str] = []
+    lane_nodes: list[dict[str, Any]] = []
     for lane in process.xpath(".//bpmn:lane", namespaces=NS):
         lane_name = (lane.get("name") or "").strip()
         lanes.append(lane_name)
+        lane_nodes.append({"id": lane.get("id", ""), "name": lane_name, "line": lane.sourceline})
         for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
             lane_of[(ref.text or "").strip()] = lane_name
 
@@ -114,7 +124,7 @@ def describe(root: etree._Element) -> tuple[dict[str, Any], list[Problem]]:
     services: dict[str, dict[str, Any]] = {}
     boundaries: dict[str, list[dict[str, Any]]] = {}
     scripts: list[tuple[str, str]] = []
-    timers: list[tuple[str, str]] = []
+    timers: list[tuple[str, str, str]] = []  # (element id, timeDate | timeDuration | timeCycle, expression)
     for node in process.iter():
         kind = _local(node.tag)
         if kind not in FLOW_NODE_TAGS or etree.QName(node.tag).namespace != BPMN_NS:
@@ -156,11 +166,15 @@ def describe(root: etree._Element) -> tuple[dict[str, Any], list[Problem]]:
             value = _text(node, f"./bpmn:extensionElements/spiffworkflow:{ext}")
             if value:
                 scripts.append((node_id, value))
+        if node.xpath("./bpmn:multiInstanceLoopCharacteristics | ./bpmn:standardLoopCharacteristics", namespaces=NS):
+            problems.append(Problem(node_id, _l("Loop and multi-instance markers are not supported (a count from the "
+                                                "data could create any number of steps); draw the loop with a "
+                                                "gateway instead."), name=name, line=node.sourceline))
         for timer in node.xpath("./bpmn:timerEventDefinition/*", namespaces=NS):
             if _local(timer.tag) == "timeCycle":
                 problems.append(Problem(node_id, _l("Cycle timers (timeCycle) are not supported; use a timeDate "
                                                     "such as deadline(\"3bd\")."), name=name, line=node.sourceline))
-            timers.append((node_id, (timer.text or "").strip()))
+            timers.append((node_id, _local(timer.tag), (timer.text or "").strip()))
 
     flows = []
     for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
@@ -172,14 +186,16 @@ def describe(root: etree._Element) -> tuple[dict[str, Any], list[Problem]]:
     process_props = _properties(process)
     starts = [n.get("id", "") for n in process.xpath("./bpmn:startEvent", namespaces=NS)]
     meta: dict[str, Any] = {
-        "key": key, "name": (process.get("name") or key).strip(), "lanes": lanes, "nodes": nodes,
+        "key": key, "name": (process.get("name") or key).strip(), "line": process.sourceline,
+        "lanes": lanes, "lane_nodes": lane_nodes, "nodes": nodes,
         "tasks": tasks, "services": services, "boundaries": boundaries, "flows": flows,
         "properties": process_props, "scripts": scripts, "timers": timers,
         "reference_prefix": process_props.get("reference_prefix", key[:3].upper()),
         "title": process_props.get("title", ""),
     }
     if len(starts) != 1:
-        problems.append(Problem(key, _l("The process must have exactly one start event; found %(n)s.", n=len(starts))))
+        problems.append(Problem(key, _l("The process must have exactly one start event; found %(n)s.", n=len(starts)),
+                                line=process.sourceline))
         meta["start_task"] = None
         meta["starters"] = []
     else:
@@ -256,10 +272,28 @@ def _order(start: str | None, flows: list[dict[str, Any]], nodes: Mapping[str, d
 
 
 def build_specs(root: etree._Element, key: str, filename: str = "diagram.bpmn") -> tuple[Any, dict[str, Any]]:
-    """Hand the already-safe tree to SpiffWorkflow; XSD validation on. Raises ValidationException."""
+    """Hand the already-safe tree to SpiffWorkflow; XSD validation on. Raises ValidationException,
+    located: SpiffWorkflow gives semantic errors an id but no line, and XSD errors a line but no id."""
     parser = ShodakuParser(validator=VALIDATOR)
-    parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
-    return parser.get_spec(key), parser.get_subprocess_specs(key)
+    try:
+        parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
+        return parser.get_spec(key), parser.get_subprocess_specs(key)
+    except ValidationException as err:
+        _locate(err, root)
+        raise
+
+
+def _locate(err: ValidationException, root: etree._Element) -> None:
+    if err.id and not isinstance(err.line_number, int):
+        found = root.xpath("//*[@id=$id]", id=err.id)
+        if found:
+            err.line_number = found[0].sourceline
+    elif not err.id and isinstance(err.line_number, int):
+        on_line = next((e for e in root.iter() if e.sourceline == err.line_number), None)
+        while on_line is not None and not on_line.get("id"):
+            on_line = on_line.getparent()
+        if on_line is not None:
+            err.id = on_line.get("id")
 
 
 def spiff_problem(err: ValidationException) -> Problem:
@@ -277,18 +311,25 @@ def check(meta: Mapping[str, Any], *, roles: Collection[str], handlers: Collecti
 
     def add(node_id: str, message: Any) -> None:
         node = nodes.get(node_id, {})
-        problems.append(Problem(node_id, message, name=node.get("name", ""), line=node.get("line")))
+        line = node.get("line") if node else (meta.get("line") if node_id == meta["key"] else None)
+        problems.append(Problem(node_id, message, name=node.get("name", ""), line=line))
 
-    for lane in meta["lanes"]:
-        if lane not in roles:
-            problems.append(Problem(meta["key"], _l("Lane %(lane)s is not a known role; lanes must be one of: "
-                                                    "%(roles)s.", lane=repr(lane), roles=", ".join(sorted(roles)))))
+    for lane in meta["lane_nodes"]:
+        if lane["name"] not in roles:
+            message = _l("Lane %(lane)s is not a known role; lanes must be one of: %(roles)s.",
+                         lane=repr(lane["name"]), roles=", ".join(sorted(roles)))
+            problems.append(Problem(lane["id"], message, name=lane["name"], line=lane["line"]))
     for starter in meta["starters"]:
         if starter not in roles:
-            problems.append(Problem(meta["key"], _l("Starter role %(role)s is not a known role.", role=repr(starter))))
+            add(meta["key"], _l("Starter role %(role)s is not a known role.", role=repr(starter)))
     if not meta["starters"]:
-        problems.append(Problem(meta["key"], _l("Nobody can start this process: put the start event in a lane "
-                                                "or set the process property 'starters'.")))
+        add(meta["key"], _l("Nobody can start this process: put the start event in a lane "
+                            "or set the process property 'starters'."))
+    for target, events in meta["boundaries"].items():
+        if target not in nodes:
+            for event in events:
+                add(event["id"], _l("This boundary event is attached to %(target)s, which is not an element of "
+                                    "this process.", target=repr(target)))
     for task_id, task in tasks.items():
         if not task["lane"]:
             add(task_id, _l("User task is not in a lane, so nobody could see it."))
@@ -325,8 +366,10 @@ def check(meta: Mapping[str, Any], *, roles: Collection[str], handlers: Collecti
         if flow["source"] not in nodes or flow["target"] not in nodes:
             problems.append(Problem(flow["id"], _l("Sequence flow connects an element that does not exist."),
                                     line=flow["line"]))
-    for node_id, expression in meta["timers"]:
+    problems.extend(_endless_loops(meta))
+    for node_id, kind, expression in meta["timers"]:
         _check_expr(add, node_id, expression, functions, what=_l("timer"))
+        _check_constant_timer(add, node_id, kind, expression)
     if meta.get("title"):
         _check_expr(add, meta["key"], meta["title"], functions, what=_l("process property 'title'"))
     for node_id, script in meta["scripts"]:
@@ -346,6 +389,47 @@ def _check_expr(add: Callable[[str, Any], None], node_id: str, expression: str,
         sandbox.check_expression(expression, functions)
     except sandbox.SandboxError as err:
         add(node_id, _l("The %(what)s expression is refused: %(detail)s", what=what, detail=err))
+
+
+def _endless_loops(meta: Mapping[str, Any]) -> list[Problem]:
+    """Loops made only of automatic steps (gateways, scripts, services) would run within one action
+    until the engine gives up, each turn up to a script's time limit: every loop must wait somewhere."""
+    nodes = meta["nodes"]
+    automatic = {n for n, node in nodes.items() if node["type"] not in WAITING_TAGS}
+    edges = [(f["source"], f["target"]) for f in meta["flows"] if f["source"] in automatic and f["target"] in automatic]
+    # Peel off steps that cannot be on a loop (nothing comes in, or nothing goes out); what remains loops.
+    remaining = set(automatic)
+    while True:
+        inside = [(a, b) for a, b in edges if a in remaining and b in remaining]
+        sources, targets = {a for a, _ in inside}, {b for _, b in inside}
+        keep = remaining & sources & targets
+        if keep == remaining:
+            break
+        remaining = keep
+    if not remaining:
+        return []
+    ordered = sorted(remaining, key=lambda n: nodes[n].get("line") or 0)
+    first = nodes[ordered[0]]
+    return [Problem(ordered[0], _l("The steps %(ids)s form a loop with no user task or timer, so a run could go "
+                                   "round it without end; put a user task or a timer on the loop.",
+                                   ids=", ".join(ordered)), name=first.get("name", ""), line=first.get("line"))]
+
+
+def _check_constant_timer(add: Callable[[str, Any], None], node_id: str, kind: str, expression: str) -> None:
+    """A timer written as a constant can be checked now rather than failing every run that reaches it."""
+    if len(expression) > sandbox.MAX_EXPRESSION_CHARS:
+        return  # already refused as an expression
+    try:
+        value = ast.literal_eval(expression)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return  # computed, e.g. deadline("3bd"): checked when it runs
+    try:
+        if kind == "timeDate":
+            fire_time(value)
+        elif kind == "timeDuration":
+            duration(value, datetime(2000, 1, 1, tzinfo=timezone.utc))  # only its form is checked
+    except (ValueError, OverflowError) as err:
+        add(node_id, _l("The %(what)s expression is refused: %(detail)s", what=_l("timer"), detail=str(err)))
 
 
 def _check_form(task_id: str, task: Mapping[str, Any], schema: Any, nodes: Mapping[str, Any]) -> list[Problem]:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from flask_babel import lazy_gettext as _l
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -168,10 +169,22 @@ def completed_steps(workflow: BpmnWorkflow) -> list[str]:
     return [t.task_spec.bpmn_id for t in done]
 
 
-def error_message(err: Exception) -> str:
+def _message(err: BaseException) -> Any:
+    """An exception's message, still lazy if it was translatable (rendered in the reader's language)."""
+    if err.args and len(err.args) == 1 and not isinstance(err.args[0], (str, bytes)) and hasattr(err.args[0], "format"):
+        return err.args[0]
+    return str(err)
+
+
+def error_message(err: Exception) -> Any:
     """The person-readable part of a SpiffWorkflow error, with the element it happened on."""
     if isinstance(err, WorkflowTaskException) and err.task is not None:
         spec = err.task.task_spec
-        inner = err.exception if getattr(err, "exception", None) is not None else err
-        return f"{spec.bpmn_name or spec.bpmn_id}: {inner}"
-    return str(err)
+        inner: BaseException = err
+        while isinstance(inner, WorkflowTaskException):
+            cause = getattr(inner, "exception", None) or inner.__cause__
+            if cause is None:
+                break
+            inner = cause  # SpiffWorkflow and our service bridge may each wrap once
+        return _l("%(step)s: %(detail)s", step=spec.bpmn_name or spec.bpmn_id, detail=_message(inner))
+    return _message(err)

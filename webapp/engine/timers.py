@@ -8,9 +8,10 @@ instances whose indexed ``next_timer_at`` is due (DESIGN rule 4).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -32,32 +33,60 @@ def _engine_now(my_task: Any) -> datetime:
     return my_task.workflow.script_engine.environment.now
 
 
-def _as_utc_iso(value: Any) -> str:
+def fire_time(value: Any) -> datetime:
+    """The moment a timeDate value names, in UTC. Raises ValueError for anything but a datetime or
+    ISO 8601 text; text without an offset is Japanese local time, never the server's."""
     if isinstance(value, datetime):
         moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time())
+    elif isinstance(value, str):
+        moment = datetime.fromisoformat(value.strip())
     else:
-        moment = datetime.fromisoformat(str(value).strip())
+        raise ValueError(f"{value!r} is not a date and time")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=TOKYO)  # a date without offset is Japanese local time
-    return moment.astimezone(timezone.utc).isoformat()
+        moment = moment.replace(tzinfo=TOKYO)
+    return moment.astimezone(timezone.utc)
+
+
+def duration(value: Any, start: datetime) -> timedelta:
+    """How long an ISO 8601 duration (``PT4H``, ``P3D``) lasts from ``start``. Raises ValueError."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a duration")
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(value.strip())
+    except Exception as err:  # SpiffWorkflow raises a bare Exception("Invalid duration")
+        raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT4H") from err
+    return TimerEventDefinition.get_timedelta_from_start(parsed, start)
+
+
+def _unusable(my_task: Any, expression: str, err: Exception) -> WorkflowTaskException:
+    """A timer whose value is not a time: a readable failure of the step, not a server error."""
+    return WorkflowTaskException(f"the timer {expression!r} cannot be set: {err}", task=my_task)
 
 
 class ClockTimeDate(TimeDateEventDefinition):
     def has_fired(self, my_task: Any) -> bool:
         if my_task._get_internal_data("event_value") is None:
             value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            my_task._set_internal_data(event_value=_as_utc_iso(value))
+            try:
+                moment = fire_time(value)
+            except (ValueError, OverflowError) as err:
+                raise _unusable(my_task, self.expression, err) from err
+            my_task._set_internal_data(event_value=moment.isoformat())
         return my_task._get_internal_data("event_fired", False)
 
 
 class ClockDuration(DurationTimerEventDefinition):
     def has_fired(self, my_task: Any) -> bool:
         if my_task._get_internal_data("event_value") is None:
-            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
             start = _engine_now(my_task)
-            delta = TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(expression),
-                                                                  start)
-            my_task._set_internal_data(event_value=(start + delta).astimezone(timezone.utc).isoformat())
+            try:
+                moment = start + duration(value, start)
+            except (ValueError, OverflowError) as err:
+                raise _unusable(my_task, self.expression, err) from err
+            my_task._set_internal_data(event_value=moment.astimezone(timezone.utc).isoformat())
         return my_task._get_internal_data("event_fired", False)
 
 

@@ -34,7 +34,7 @@ def validate(bpmn: bytes, forms: Mapping[str, Any], *, policy_check: Any = None)
     try:
         root = read_xml(bpmn, current_app.config["BPMN_MAX_BYTES"])
     except UnsafeXml as err:
-        return parse.Parsed("", "", {}, None, [parse.Problem("", err.args[0])])
+        return parse.Parsed("", "", {}, None, [parse.Problem("", err.args[0], line=getattr(err, "line", None))])
     meta, problems = parse.describe(root)
     if not meta:
         return parse.Parsed("", "", {}, root, problems)

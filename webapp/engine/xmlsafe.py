@@ -12,7 +12,11 @@ from lxml import etree
 
 
 class UnsafeXml(ValueError):
-    """The upload is not XML we are willing to read."""
+    """The upload is not XML we are willing to read; ``line`` is where, when the parser knows."""
+
+    def __init__(self, message: object, line: int | None = None):
+        super().__init__(message)
+        self.line = line
 
 
 def _parser() -> etree.XMLParser:
@@ -39,7 +43,7 @@ def read_xml(data: bytes, max_bytes: int) -> etree._Element:
     except etree.XMLSyntaxError as err:
         line = getattr(err, "lineno", None)
         raise UnsafeXml(_l("The diagram is not well-formed XML (line %(line)s): %(detail)s",
-                           line=line or "?", detail=err.msg)) from None
+                           line=line or "?", detail=err.msg), line=line) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise UnsafeXml(_l("The diagram contains a DOCTYPE; it is not allowed in BPMN files."))
