@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from flask_babel import force_locale
 import sqlalchemy as sa
 
 from tests.webapp.engine.diagrams import FORMS, KEY, diagram, line_of
@@ -17,7 +18,9 @@ SCRIPT_CHECK = ('<bpmn:userTask id="check" name="確認">', '<bpmn:scriptTask id
 
 
 def problems(bpmn: bytes, forms=FORMS) -> list[tuple[str, int | None, str]]:
-    return [(p.element_id, p.line, str(p.message)) for p in versions.validate(bpmn, forms).problems]
+    """Problems as (element, line, message in English: the wording these tests check)."""
+    with force_locale("en"):
+        return [(p.element_id, p.line, str(p.message)) for p in versions.validate(bpmn, forms).problems]
 
 
 def only_problem(bpmn: bytes, forms=FORMS) -> tuple[str, int | None, str]:
