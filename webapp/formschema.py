@@ -240,31 +240,35 @@ def _apply_rule(rule: Mapping[str, Any], data: Mapping[str, Any], errors: dict[s
         if isinstance(start, str) and isinstance(end, str) and rule["end"] not in errors:
             if _sortable(end) < _sortable(start):
                 errors.setdefault(rule["end"], []).append(_l("The end must not be before the start."))
-    elif kind == "not_past":
-        raw = data.get(rule["field"])
-        if rule["field"] in errors or not isinstance(raw, str):
-            return
-        now = to_tokyo(clock.now())
-        moment = _as_local_datetime(raw) if ("T" in raw or " " in raw) else None
-        if moment is not None and moment < now:
-            errors.setdefault(rule["field"], []).append(_l("This date and time is in the past."))
-        elif moment is None and (day := _as_date(raw)) is not None and day < now.date():
-            errors.setdefault(rule["field"], []).append(_l("This date is in the past."))
-    elif kind == "not_future":
-        raw = data.get(rule["field"])
-        if rule["field"] in errors or not isinstance(raw, str):
-            return
-        now = to_tokyo(clock.now())
-        moment = _as_local_datetime(raw) if ("T" in raw or " " in raw) else None
-        if moment is not None and moment > now:
-            errors.setdefault(rule["field"], []).append(_l("This date and time is in the future."))
-        elif moment is None and (day := _as_date(raw)) is not None and day > now.date():
-            errors.setdefault(rule["field"], []).append(_l("This date is in the future."))
+    elif kind in ("not_past", "not_future"):
+        _check_against_now(rule["field"], data, errors, future_allowed=kind == "not_past")
     elif kind == "within_contract":
         value = _as_date(data.get(rule["field"]))
         if value is not None and rule["field"] not in errors and value > ctx.contract.ends_on:
             errors.setdefault(rule["field"], []).append(
                 _l("This date is after the contract ends (%(end)s).", end=ctx.contract.ends_on.isoformat()))
+
+
+_TOO_EARLY = (_l("This date is in the past."), _l("This date and time is in the past."))
+_TOO_LATE = (_l("This date is in the future."), _l("This date and time is in the future."))
+
+
+def _check_against_now(name: str, data: Mapping[str, Any], errors: dict[str, list[Any]], *,
+                       future_allowed: bool) -> None:
+    """A date is compared with today, a date-time with now (both in Japan time)."""
+    raw = data.get(name)
+    if name in errors or not isinstance(raw, str):
+        return
+    now = to_tokyo(clock.now())
+    has_time = "T" in raw or " " in raw
+    value: Any = _as_local_datetime(raw) if has_time else _as_date(raw)
+    if value is None:
+        return
+    reference = now if has_time else now.date()
+    wrong = value < reference if future_allowed else value > reference
+    if wrong:
+        messages = _TOO_EARLY if future_allowed else _TOO_LATE
+        errors.setdefault(name, []).append(messages[has_time])
 
 
 def _as_local_datetime(value: str) -> datetime | None:
