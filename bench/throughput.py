@@ -1,0 +1,197 @@
+"""Approvals per second through gunicorn on PostgreSQL, with concurrent clients on loopback.
+
+gunicorn runs from the venv as a subprocess (``gunicorn 'webapp:create_app()'``),
+configured only through the environment as in production (DATABASE_URL,
+SHODAKU_SECRET_KEY, SHODAKU_FILES_DIR): the app's real clock, JSON logs at INFO to a file.
+Each client is a thread with its own keep-alive connection and session: it logs in as its
+own approver, then completes its own share of pre-generated approvals until the time is up.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from .appctx import PASSWORD
+from .measure import stats
+
+_CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HttpClient:
+    """A minimal browser: one keep-alive connection, cookies, CSRF tokens."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict[str, Any] | None = None) -> tuple[int, dict[str, str], str]:
+        headers = {"User-Agent": "shodaku-bench"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urlencode(form, doseq=True)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt:
+                    raise
+        data = response.read().decode("utf-8", "replace")
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+    def csrf(self, path: str) -> str:
+        status, _, html = self.request("GET", path)
+        match = _CSRF.search(html)
+        if status != 200 or not match:
+            raise RuntimeError(f"no CSRF token on {path} (HTTP {status})")
+        return match.group(1)
+
+    def login(self, username: str) -> str:
+        token = self.csrf("/auth/login")
+        status, _, _ = self.request("POST", "/auth/login", {"username": username, "password": PASSWORD,
+                                                            "csrf_token": token})
+        if status != 302:
+            raise RuntimeError(f"login {username}: HTTP {status}")
+        return self.csrf("/auth/settings")
+
+
+def start_gunicorn(repo: Path, db_url: str, workdir: Path, workers: int, worker_class: str, threads: int,
+                   app_spec: str = "webapp:create_app()", extra_env: dict[str, str] | None = None
+                   ) -> tuple[subprocess.Popen, int, Path]:
+    port = free_port()
+    log = workdir / "gunicorn.log"
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": db_url, "SHODAKU_SECRET_KEY": secrets.token_hex(32),
+                "SHODAKU_FILES_DIR": str(workdir / "gunicorn-files")})
+    env.update(extra_env or {})
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    cmd = [str(gunicorn), app_spec, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+           "--worker-class", worker_class, "--threads", str(threads), "--timeout", "120", "--chdir", str(repo),
+           "--log-level", "warning"]
+    out = open(log, "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(repo), start_new_session=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log}:\n{log.read_text()[-3000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return proc, port, log
+        except OSError:
+            pass
+        time.sleep(0.3)
+    stop_gunicorn(proc)
+    raise RuntimeError(f"gunicorn did not answer /healthz within 90 s; see {log}")
+
+
+def stop_gunicorn(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # the master: it stops its own workers
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: list[int], *, clients: int = 4,
+        duration: float = 30.0, workers: int = 4, worker_class: str = "sync", threads: int = 1,
+        app_spec: str = "webapp:create_app()", extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    proc, port, log = start_gunicorn(repo, db_url, workdir, workers, worker_class, threads, app_spec, extra_env)
+    try:
+        shares = [tasks[i::clients] for i in range(clients)]
+        sessions = []
+        for i in range(clients):
+            client = HttpClient(port)
+            token = client.login(approvers[i % len(approvers)])
+            sessions.append((client, token))
+        # Warm every worker's parsed-spec cache and connection pool.
+        warm = 3 * workers
+        for k in range(warm):
+            client, token = sessions[k % clients]
+            task_id = shares[k % clients].pop()
+            status, _, _ = client.request("POST", f"/tasks/{task_id}", {"decision": "approve", "csrf_token": token})
+            if status != 302:
+                raise RuntimeError(f"warm-up approval of task {task_id}: HTTP {status}")
+        latencies: list[list[float]] = [[] for _ in range(clients)]
+        errors: list[list[str]] = [[] for _ in range(clients)]
+        exhausted = [False] * clients
+        barrier = threading.Barrier(clients + 1)
+        stop_at = [0.0]
+
+        def worker(i: int) -> None:
+            client, token = sessions[i]
+            share = shares[i]
+            barrier.wait()
+            while time.perf_counter() < stop_at[0]:
+                if not share:
+                    exhausted[i] = True
+                    return
+                task_id = share.pop()
+                t = time.perf_counter()
+                try:
+                    status, headers, body = client.request("POST", f"/tasks/{task_id}",
+                                                           {"decision": "approve", "csrf_token": token})
+                except OSError as err:
+                    errors[i].append(f"{task_id}: {err}")
+                    continue
+                dt = time.perf_counter() - t
+                if status == 302:
+                    latencies[i].append(dt)
+                else:
+                    errors[i].append(f"{task_id}: HTTP {status}")
+
+        threads_ = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+        for th in threads_:
+            th.start()
+        load_before = os.getloadavg()[0]
+        stop_at[0] = time.perf_counter() + duration
+        t0 = time.perf_counter()
+        barrier.wait()
+        for th in threads_:
+            th.join()
+        elapsed = time.perf_counter() - t0
+        done = sum(len(x) for x in latencies)
+        all_errors = [e for x in errors for e in x]
+        result = {
+            "approvals_per_s": round(done / elapsed, 1), "approvals": done, "seconds": round(elapsed, 2),
+            "errors": len(all_errors), "error_samples": all_errors[:5], "pool_exhausted": any(exhausted),
+            "latency_ms": stats([x for xs in latencies for x in xs]),
+            "server": f"gunicorn {worker_class} x{workers}" + (f" ({threads} threads)" if threads > 1 else ""),
+            "clients": clients, "load1_before": round(load_before, 2), "load1_after": round(os.getloadavg()[0], 2),
+            "log": str(log),
+        }
+    finally:
+        stop_gunicorn(proc)
+    return result
