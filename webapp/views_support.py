@@ -48,12 +48,15 @@ def init_app(app: Flask) -> None:
     def _navigation() -> dict:
         if not has_request_context() or not current_user.is_authenticated or request.path.startswith("/api/"):
             return {}
+        if "_navigation" in g:
+            return g._navigation
         scope = access.scope_for(current_user)
         roles = scope.global_roles | set(scope.contract_roles) | set(scope.department_roles)
-        return {
+        g._navigation = {
             "nav_open_tasks": open_task_count(),
             "nav_roles": sorted(roles),
             "nav_is_admin": "admin" in scope.global_roles,
             "nav_is_process_owner": "process_owner" in scope.global_roles,
             "role_label": lambda key: str(ROLES[key].label) if key in ROLES else key,
         }
+        return g._navigation

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 import handlers
 
@@ -28,8 +28,13 @@ logger = logging.getLogger(__name__)
 def closed_days() -> set[date]:
     """Extra closure days on top of weekends, holidays and the year-end closure: those an
     administrator entered, plus any in configuration."""
+    if has_request_context() and "_closed_days" in g:
+        return g._closed_days
     configured = {date.fromisoformat(d) if isinstance(d, str) else d for d in current_app.config["EXTRA_CLOSED_DAYS"]}
-    return configured | set(db.session.scalars(sa.select(ClosedDay.day)))
+    days = configured | set(db.session.scalars(sa.select(ClosedDay.day)))
+    if has_request_context():
+        g._closed_days = days  # asked twice per action (timers, due dates)
+    return days
 
 
 def diagram_functions(now: datetime, extra_closed: Any = ()) -> dict[str, Callable[..., Any]]:

@@ -13,9 +13,10 @@ from ..ids import id_arg
 from ..models import HumanTask, TaskCandidate, User
 from ..models.workflow import CANCELLED, DONE, OPEN
 
+# Plain column orders (NULLS LAST, not "due_at IS NULL" first) so the due-date index serves them.
 SORTS = {
-    "due": (HumanTask.due_at.is_(None), HumanTask.due_at.asc(), HumanTask.id.asc()),
-    "-due": (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.id.desc()),
+    "due": (HumanTask.due_at.asc().nulls_last(), HumanTask.id.asc()),
+    "-due": (HumanTask.due_at.desc().nulls_last(), HumanTask.id.desc()),
     "age": (HumanTask.created_at.asc(), HumanTask.id.asc()),
     "-age": (HumanTask.created_at.desc(), HumanTask.id.desc()),
 }
@@ -93,11 +94,15 @@ def list_tasks(user: User, f: InboxFilter, per_page: int) -> InboxPage:
         query = query.where(sa.or_(HumanTask.title.ilike(pattern, escape="\\"),
                                    HumanTask.instance_title.ilike(pattern, escape="\\"),
                                    HumanTask.instance_reference.ilike(pattern, escape="\\")))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    summary = counts(user, f.scope, now)
+    unfiltered = (f.status == "open" and not (f.process or f.contract_id or f.overdue or f.due_today or f.q
+                                               or f.assigned))
+    total = summary["open"] if unfiltered else \
+        db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(f.page, pages)
     rows = db.session.scalars(query.order_by(*SORTS[f.sort]).limit(per_page).offset((page - 1) * per_page)).all()
-    return InboxPage(list(rows), total, page, pages, counts(user, f.scope, now))
+    return InboxPage(list(rows), total, page, pages, summary)
 
 
 def counts(user: User, scope: str, now: datetime) -> dict[str, int]:

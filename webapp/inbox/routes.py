@@ -52,9 +52,10 @@ def task(task_id: int):
         result, state = forms_support.submit(
             schema, lambda data: engine.complete(task_id, data, current_user, from_html=True))
         if state is None:
+            done = _("“%(title)s” is done. Reference %(ref)s.", title=task.title, ref=instance.reference)
             testhooks.pause("before_commit")
             db.session.commit()
-            flash(_("“%(title)s” is done. Reference %(ref)s.", title=task.title, ref=instance.reference), "success")
+            flash(done, "success")  # composed before the commit, which expires every loaded row
             return redirect(url_for("inbox.index"))
         status = 400
     else:

@@ -98,6 +98,7 @@ class HumanTask(db.Model):
         sa.Index("ix_human_task_status_due", "status", "due_at"),
         sa.Index("ix_human_task_assignee_status", "assignee_id", "status"),
         sa.Index("ix_human_task_instance_spec", "instance_id", "spec_id"),
+        sa.Index("ix_human_task_instance_status", "instance_id", "status"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

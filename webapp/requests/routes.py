@@ -37,9 +37,10 @@ def file(key: str, contract_id: int):
         instance, failed = forms_support.submit(
             schema, lambda data: engine.start(key, contract, data, current_user, from_html=True))
         if failed is None:
+            filed, instance_id = _("Your request was filed as %(ref)s.", ref=instance.reference), instance.id
             db.session.commit()
-            flash(_("Your request was filed as %(ref)s.", ref=instance.reference), "success")
-            return redirect(url_for("records.instance", instance_id=instance.id))
+            flash(filed, "success")
+            return redirect(url_for("records.instance", instance_id=instance_id))
         state, status = failed, 400
     return render_template("requests/file.html", definition=definition, contract=contract, state=state,
                            schema=formschema.resolve(schema, ctx) if schema else None), status
