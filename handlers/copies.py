@@ -5,6 +5,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from webapp.models import Asset, CopyRecord
 
@@ -20,11 +21,11 @@ def register_copy(ctx: Context, assets: list[int], copies: int, medium: str, loc
     the city's approval, and the guardrail checks that it does.
     """
     if ctx.decision is None or ctx.decision.outcome != "approve":
-        raise HandlerError("a copy can only be registered after the city's written consent")
+        raise HandlerError(_l("A copy can only be registered after the city's written consent."))
     contract_id = ctx.instance.contract_id
     known = set(ctx.session.scalars(sa.select(Asset.id).where(Asset.contract_id == contract_id, Asset.id.in_(assets))))
     if known != set(assets):
-        raise HandlerError("the request names assets that are not in this contract's register")
+        raise HandlerError(_l("The request names assets that are not in this contract's register."))
     record = CopyRecord(
         contract_id=contract_id, instance_id=ctx.instance.id, decision_number=ctx.decision.number,
         asset_ids=list(assets), description=purpose, copies=int(copies), medium=medium, location=location,

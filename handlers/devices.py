@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from webapp.engine.calendar import to_tokyo
 from webapp.models import Decision, HumanTask
@@ -45,7 +46,7 @@ def _permission_number(ctx: Context, lane: str) -> str | None:
 def _device(ctx: Context) -> Device:
     device = ctx.session.scalar(sa.select(Device).where(Device.instance_id == ctx.instance.id))
     if device is None:
-        raise HandlerError("this request has no device in the register")
+        raise HandlerError(_l("This request has no device in the register."))
     return device
 
 
@@ -73,14 +74,14 @@ def register_device(ctx: Context, checked_on: str) -> dict[str, Any]:
     request = ctx.instance.request_data
     city_number = _permission_number(ctx, CITY_LANE)
     if city_number is None:
-        raise HandlerError("a device can only be registered after the city's written permission")
+        raise HandlerError(_l("A device can only be registered after the city's written permission."))
     security_number = _permission_number(ctx, SECURITY_LANE)
     if needs_security_permission(request) and security_number is None:
-        raise HandlerError("a device that connects to the city's network or terminals can only be registered "
-                           "after the information policy division's written permission")
+        raise HandlerError(_l("A device that connects to the city's network or terminals can only be registered "
+                              "after the information policy division's written permission."))
     valid_until = date.fromisoformat(request["valid_until"])
     if to_tokyo(ctx.now).date() > valid_until:
-        raise HandlerError(f"the permission period ended on {valid_until.isoformat()}; the device cannot be registered")
+        raise HandlerError(_l("The permission period ended on %(day)s; the device cannot be registered.", day=valid_until.isoformat()))
     connects = request["connection"] != "none"
     device = Device(
         contract_id=ctx.instance.contract_id, instance_id=ctx.instance.id, kind=request["kind"],
@@ -123,7 +124,7 @@ def withdraw_device(ctx: Context, withdrawn_on: str) -> dict[str, Any]:
     """The contractor reported the device removed: it leaves the register's permitted list."""
     device = _device(ctx)
     if device.status != PERMITTED:
-        raise HandlerError(f"the device is already {device.status}")
+        raise HandlerError(_l("The device is already %(status)s.", status=device.status))
     device.status, device.withdrawn_on = WITHDRAWN, date.fromisoformat(withdrawn_on)
     device.ended_at = device.updated_at = ctx.now
     ctx.session.flush()
@@ -136,7 +137,7 @@ def expire_device(ctx: Context) -> dict[str, Any]:
     """The period ended without a withdrawal report: the permission ends and the contractor is told."""
     device = _device(ctx)
     if device.status != PERMITTED:
-        raise HandlerError(f"the device is already {device.status}")
+        raise HandlerError(_l("The device is already %(status)s.", status=device.status))
     device.status = EXPIRED
     device.ended_at = device.updated_at = ctx.now
     ctx.session.flush()

@@ -27,8 +27,8 @@ def remind(ctx: Context, task: str) -> dict[str, Any]:
     if row is None:
         return {"reminded": 0}
     people = ctx.task_candidates(row)
-    ctx.notify([p.id for p in people], "task_overdue")
-    ctx.audit("task_reminded", {"task": task, "title": row.title, "recipients": [p.username for p in people]})
+    ctx.notify([p.id for p in people], "task_overdue", task=row)
+    ctx.audit("task_reminded", {"task": task, "title": row.title, "recipients": [p.display_name for p in people]})
     return {"reminded": len(people)}
 
 
@@ -45,7 +45,7 @@ def escalate(ctx: Context, task: str, role: str, level: int) -> dict[str, Any]:
             ctx.session.add(TaskCandidate(human_task_id=row.id, user_id=person.id, reason="escalation", added_at=ctx.now))
     row.escalation_level = max(row.escalation_level, int(level))
     ctx.session.flush()
-    ctx.notify([p.id for p in people], "task_escalated")
+    ctx.notify([p.id for p in people], "task_escalated", task=row)
     ctx.audit("task_escalated", {"task": task, "title": row.title, "level": int(level), "role": role,
-                                 "recipients": [p.username for p in people]})
+                                 "recipients": [p.display_name for p in people]})
     return {"escalated": len(people), "level": int(level)}

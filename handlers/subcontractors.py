@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from webapp.models import Asset, Decision, HumanTask
 from webapp.models.subcontractors import Subcontractor, liability_statement
@@ -59,14 +60,14 @@ def _finding(decision: Decision) -> Any:
 def _check_approvals(ctx: Context, city_review: str) -> Decision:
     """Both written approvals, on the same request version, each finding the measures equivalent."""
     if ctx.decision is None or ctx.decision.outcome != "approve":
-        raise HandlerError("a subcontractor can only be registered after the written approval of the "
-                           "information policy division")
+        raise HandlerError(_l("A subcontractor can only be registered after the written approval of the "
+                              "information policy division."))
     city = _city_approval(ctx, city_review)
     if city is None or city.outcome != "approve":
-        raise HandlerError("a subcontractor can only be registered after the city approver's written approval "
-                           "of the same version of the request")
+        raise HandlerError(_l("A subcontractor can only be registered after the city approver's written approval "
+                              "of the same version of the request."))
     if _finding(city) != EQUIVALENT_FINDING or _finding(ctx.decision) != EQUIVALENT_FINDING:
-        raise HandlerError("both reviewers must find the subcontractor's measures equal or better (Art. 10)")
+        raise HandlerError(_l("Both reviewers must find the subcontractor's measures equal or better (Art. 10)."))
     return city
 
 
@@ -93,12 +94,12 @@ def register_subcontractor(ctx: Context, company: str, corporate_number: str, sc
     city = _check_approvals(ctx, city_review)
     below = items_below(comparisons)
     if below:
-        raise HandlerError(f"measures below the contractor's on {', '.join(below)}: Art. 10 forbids approval")
+        raise HandlerError(_l("Measures below the contractor's on %(items)s: Art. 10 forbids approval.", items=", ".join(below)))
     contract_id = ctx.instance.contract_id
     known = set(ctx.session.scalars(sa.select(Asset.id).where(Asset.contract_id == contract_id,
                                                                Asset.id.in_(assets))))
     if known != set(assets):
-        raise HandlerError("the request names assets that are not in this contract's register")
+        raise HandlerError(_l("The request names assets that are not in this contract's register."))
     party, role = _liable_party(ctx)
     row = Subcontractor(
         contract_id=contract_id, instance_id=ctx.instance.id, contractor_id=party.id, company=company,

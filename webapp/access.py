@@ -22,7 +22,7 @@ from .engine.calendar import to_tokyo
 from .extensions import db
 from .models import Contract, HumanTask, ProcessInstance, RoleGrant, Substitute, TaskCandidate, User
 from .models.identity import CONTRACT, DEPARTMENT, GLOBAL
-from .roles import LANE_ROLES, ROLES
+from .roles import CITY, LANE_ROLES, ROLES
 
 
 @dataclass
@@ -42,8 +42,10 @@ class Scope:
 
     @property
     def sees_all(self) -> bool:
-        """Global ``sees_all`` roles, and global lane roles (a city-wide approver acts everywhere)."""
-        return any(r in ROLES and (ROLES[r].sees_all or r in LANE_ROLES) for r in self.global_roles)
+        """Global ``sees_all`` roles, and global *city* lane roles (a city-wide approver acts
+        everywhere); a contractor role is never city-wide."""
+        return any(r in ROLES and (ROLES[r].sees_all or (r in LANE_ROLES and ROLES[r].side == CITY))
+                   for r in self.global_roles)
 
     def has_role(self, role: str, contract: Contract | None = None) -> bool:
         if role in self.global_roles:
@@ -114,10 +116,15 @@ def contract_filter(user: User, column: sa.ColumnElement = Contract.id) -> sa.Co
     return sa.or_(*clauses) if clauses else sa.false()
 
 
+def _sees_contract(scope: Scope, contract: Contract) -> bool:
+    return scope.sees_all or contract.id in scope.contracts or contract.department_id in scope.departments
+
+
 def can_see_contract(user: User, contract: Contract) -> bool:
+    """Roles on the contract, or (while substituting) the principal's."""
     scope = scope_for(user)
-    return scope.sees_all or contract.id in scope.contracts or \
-        contract.department_id in scope.departments
+    return _sees_contract(scope, contract) or any(
+        _sees_contract(_load_scope(principal), contract) for principal in scope.substituting_for)
 
 
 def can_see_instance(user: User, instance: ProcessInstance) -> bool:

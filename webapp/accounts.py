@@ -1,14 +1,16 @@
 """Creating users and granting roles (CLI, demo, admin)."""
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 
 from . import audit
 from .auth.passwords import hash_password, policy_problems
 from .extensions import db
-from .models import Contract, Organization, RoleGrant, User
+from .models import Contract, Organization, RoleGrant, Substitute, User
 from .models.identity import CONTRACT, DEPARTMENT, GLOBAL
-from .roles import ROLES
+from .roles import CONTRACTOR, ROLES
 
 
 class AccountError(ValueError):
@@ -21,6 +23,8 @@ def parse_grant(spec: str) -> tuple[str, str, int | None, int | None]:
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}; known: {', '.join(sorted(ROLES))}")
     if not target:
+        if ROLES[role].side == CONTRACTOR:
+            raise AccountError(f"{role} is a contractor role: grant it for a contract (ROLE@contract:NUMBER)")
         return role, GLOBAL, None, None
     kind, _, ref = target.partition(":")
     if kind == "dept":
@@ -76,3 +80,18 @@ def create_user(username: str, display_name: str, password: str, *, email: str =
         grant(user, role, scope, department_id, contract_id)
     audit.record("user_created", actor_id=None, detail={"user": username})
     return user
+
+
+def add_substitute(absent: User, substitute: User, starts_on: date, ends_on: date) -> Substitute:
+    """``substitute`` may act on ``absent``'s tasks and see what they see, for the period."""
+    if absent.id == substitute.id:
+        raise AccountError("a person cannot substitute for themselves")
+    if ends_on < starts_on:
+        raise AccountError("the period ends before it starts")
+    row = Substitute(from_user_id=absent.id, to_user_id=substitute.id, starts_on=starts_on, ends_on=ends_on)
+    db.session.add(row)
+    db.session.flush()
+    audit.record("substitute_added", actor_id=None, detail={
+        "absent": absent.username, "substitute": substitute.username, "from": starts_on.isoformat(),
+        "until": ends_on.isoformat()})
+    return row

@@ -70,10 +70,12 @@ def verify(batch: int = 5000) -> tuple[int, Break | None]:
 
     Expunges the session as it goes to keep memory flat: call it from a command, not a request.
     """
+    head = db.session.get(AuditChain, 1)
+    head_seq, head_hash = (head.seq, head.last_hash) if head is not None else (0, GENESIS)
     prev = GENESIS
     expected_seq = 1
     checked = 0
-    for event in _iter_events(batch):
+    for event in _iter_events(batch, up_to=head_seq):  # events appended while we walk are not ours to judge
         if event.seq != expected_seq:
             return checked, Break(expected_seq, f"event {expected_seq} is missing (next found: {event.seq})")
         if event.prev_hash != prev:
@@ -85,18 +87,17 @@ def verify(batch: int = 5000) -> tuple[int, Break | None]:
         prev = event.hash
         expected_seq += 1
         checked += 1
-    head = db.session.get(AuditChain, 1)
-    if head is not None and (head.seq != checked or head.last_hash != prev):
-        return checked, Break(checked + 1, f"the chain head records {head.seq} events but {checked} were found")
+    if checked != head_seq or prev != head_hash:
+        return checked, Break(checked + 1, f"the chain head records {head_seq} events but {checked} were found")
     return checked, None
 
 
-def _iter_events(batch: int) -> Iterator[AuditEvent]:
+def _iter_events(batch: int, up_to: int) -> Iterator[AuditEvent]:
     last = 0
     while True:
         rows = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
-        ).all()
+            sa.select(AuditEvent).where(AuditEvent.seq > last, AuditEvent.seq <= up_to).order_by(AuditEvent.seq)
+            .limit(batch)).all()
         if not rows:
             return
         yield from rows

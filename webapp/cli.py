@@ -150,6 +150,23 @@ def verify_audit() -> None:
     click.echo(f"audit chain intact: {checked} events")
 
 
+@click.command("substitute")
+@click.argument("absent")
+@click.argument("substitute_username")
+@click.option("--from", "starts", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--until", "ends", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
+def substitute(absent: str, substitute_username: str, starts, ends) -> None:
+    """Let SUBSTITUTE act for ABSENT (代理承認) on the days given, inclusive."""
+    from . import accounts
+
+    try:
+        row = accounts.add_substitute(_user(absent), _user(substitute_username), starts.date(), ends.date())
+    except accounts.AccountError as err:
+        raise click.ClickException(str(err)) from None
+    db.session.commit()
+    click.echo(f"{substitute_username} acts for {absent} from {row.starts_on} to {row.ends_on}")
+
+
 @click.command("check")
 def check() -> None:
     """Verify that every instance's inbox rows, timer and status agree with its workflow; exit 1 if not."""
@@ -164,7 +181,7 @@ def check() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (create_user, create_token, demo, deploy, lint, worker, verify_audit, check):
+    for command in (create_user, create_token, demo, deploy, lint, worker, verify_audit, check, substitute):
         app.cli.add_command(command)
 
 

@@ -10,10 +10,8 @@ import logging
 from datetime import datetime, time
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from . import access, outbox
+from . import access, dbutil, outbox
 from .engine import calendar
 from .engine.scripting import closed_days
 from .extensions import db
@@ -28,8 +26,7 @@ SEND_AT = time(8, 30)
 
 def _claim(name: str) -> bool:
     """True for exactly one caller per ``name``, ever (a row in the sequence table marks it)."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    claimed = db.session.execute(insert(DocumentSequence).values(name=name[:40], next_value=0)
+    claimed = db.session.execute(dbutil.insert(DocumentSequence).values(name=name[:40], next_value=0)
                                  .on_conflict_do_nothing(index_elements=["name"])
                                  .returning(DocumentSequence.name)).first()
     return claimed is not None

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from flask import request
 from flask_login import current_user
 
@@ -22,10 +23,12 @@ class FormState:
     files: dict[str, list[Attachment]] = field(default_factory=dict)
 
 
-def submit(schema: dict[str, Any] | None, action: Callable[[Any], Any]) -> tuple[Any, FormState | None]:
+def submit(schema: dict[str, Any] | None, action: Callable[[Any], Any], *,
+           instance_id: int | None = None) -> tuple[Any, FormState | None]:
     """Stage uploads (committed, so they survive a refusal), then run ``action(data)``.
 
-    Returns ``(result, None)`` on success, or ``(None, state)`` to re-render with the
+    Call it only once the person is known to be allowed to submit (uploads are stored
+    first). Returns ``(result, None)`` on success, or ``(None, state)`` to re-render with the
     messages, the values typed and the files already uploaded. The caller commits on success.
     """
     schema = schema or {}
@@ -41,15 +44,23 @@ def submit(schema: dict[str, Any] | None, action: Callable[[Any], Any]) -> tuple
     except formschema.FormInvalid as err:
         db.session.rollback()
         state = FormState(values=formschema.coerce(schema, data, from_html=True), errors=err.errors)
-        state.files = {name: _attachments(ids) for name, ids in staged.items()}
+        state.files = {name: _attachments(ids, instance_id) for name, ids in staged.items()}
         return None, state
 
 
-def state_for(schema: dict[str, Any] | None, values: dict[str, Any]) -> FormState:
-    files = {name: _attachments(values.get(name) or []) for name in storage.attachment_fields(schema or {})}
+def state_for(schema: dict[str, Any] | None, values: dict[str, Any], instance_id: int | None = None) -> FormState:
+    files = {name: _attachments(values.get(name) or [], instance_id)
+             for name in storage.attachment_fields(schema or {})}
     return FormState(values=dict(values), files=files)
 
 
-def _attachments(ids: list[int]) -> list[Attachment]:
-    rows = [db.session.get(Attachment, i) for i in ids]
-    return [a for a in rows if a is not None and (a.uploaded_by_id == current_user.id or a.instance_id is not None)]
+def _attachments(ids: list[int], instance_id: int | None) -> list[Attachment]:
+    """Files a form may show again: the person's own pending uploads, or this request's own.
+
+    Any other id posted (another request's file) is dropped, name and all.
+    """
+    if not ids:
+        return []
+    rows = db.session.scalars(sa.select(Attachment).where(Attachment.id.in_(ids))).all()
+    return [a for a in rows if (a.instance_id is None and a.uploaded_by_id == current_user.id)
+            or (instance_id is not None and a.instance_id == instance_id)]

@@ -266,10 +266,13 @@ def _names_task(params: Mapping[str, str], task_id: str) -> bool:
     """A reminder/escalation service names its task in ``task``; another task's does not count."""
     if "task" not in params:
         return True
+    text = params["task"]
+    if not isinstance(text, str) or len(text) > 200:
+        return True  # not a plain literal: cannot tell statically, give the benefit of the doubt
     try:
-        return ast.literal_eval(params["task"]) == task_id
-    except (ValueError, SyntaxError):
-        return True  # an expression: cannot tell statically, give the benefit of the doubt
+        return ast.literal_eval(text) == task_id
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return True
 
 
 def _deadline(meta: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Problem]:

@@ -103,12 +103,12 @@ def task_created(task: HumanTask) -> None:
     send(access.candidates(task), "task_created", task.task_guid, task.instance, task=task)
 
 
-def notifier(instance: ProcessInstance) -> Callable[[list[int], str], None]:
-    """The ``ctx.notify`` handlers use: ``notify([user ids], event)``."""
+def notifier(instance: ProcessInstance) -> Callable[..., None]:
+    """The ``ctx.notify`` handlers use: ``notify([user ids], event, task=row)`` (extra names reach the template)."""
     occurrence = clock.now().isoformat()
 
-    def notify(user_ids: list[int], event: str) -> None:
+    def notify(user_ids: list[int], event: str, **context: object) -> None:
         users = db.session.scalars(sa.select(User).where(User.id.in_(user_ids))).all()
-        send(users, event, f"{instance.id}:{occurrence}", instance)
+        send(users, event, f"{instance.id}:{occurrence}", instance, **context)
 
     return notify

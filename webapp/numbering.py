@@ -10,9 +10,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from . import dbutil
 from .engine.calendar import to_tokyo
 from .extensions import db
 from .models import DocumentSequence
@@ -25,8 +24,7 @@ def _next(series: str) -> int:
         .values(next_value=DocumentSequence.next_value + 1).returning(DocumentSequence.next_value)
     ).scalar()
     if value is None:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(DocumentSequence).values(name=series, next_value=1).on_conflict_do_nothing())
+        session.execute(dbutil.insert(DocumentSequence).values(name=series, next_value=1).on_conflict_do_nothing())
         value = session.execute(
             sa.update(DocumentSequence).where(DocumentSequence.name == series)
             .values(next_value=DocumentSequence.next_value + 1).returning(DocumentSequence.next_value)

@@ -18,9 +18,8 @@ from email.utils import formatdate
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from . import dbutil
 from .extensions import db
 from .models import OutboxMessage
 
@@ -31,8 +30,7 @@ MAX_BACKOFF = timedelta(hours=1)
 def enqueue(*, dedupe_key: str, kind: str, to_address: str, subject: str, body: str,
             recipient_id: int | None = None, instance_id: int | None = None, now: datetime) -> None:
     """Queue one message; a second enqueue with the same key is ignored."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(OutboxMessage).values(
+    db.session.execute(dbutil.insert(OutboxMessage).values(
         dedupe_key=dedupe_key[:200], kind=kind, to_address=to_address, subject=subject[:300], body=body,
         recipient_id=recipient_id, instance_id=instance_id, created_at=now, not_before=now, attempts=0,
         last_error="",
@@ -86,7 +84,7 @@ def deliver(row: OutboxMessage, now: datetime) -> bool:
     row.attempts += 1
     try:
         _send(_message(row))
-    except (OSError, smtplib.SMTPException) as err:
+    except Exception as err:  # noqa: BLE001 - any failure keeps the message queued, never blocks the rest
         row.last_error = f"{type(err).__name__}: {err}"[:2000]
         row.not_before = now + min(timedelta(seconds=30 * 2 ** (row.attempts - 1)), MAX_BACKOFF)
         logger.warning("outbox %s not sent (attempt %s): %s", row.id, row.attempts, row.last_error)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from . import clock
 from .extensions import db
 from .formschema import FormInvalid
 from .ids import valid_id
@@ -113,7 +114,7 @@ def store(stream: IO[bytes], filename: str, user: User, field: str = "") -> Atta
     else:
         os.replace(tmp.name, target)
     attachment = Attachment(sha256=sha, filename=name, size=size, content_type=kind, field=field,
-                            uploaded_by_id=user.id)
+                            uploaded_by_id=user.id, uploaded_at=clock.now())
     db.session.add(attachment)
     logger.info("stored upload %s (%s bytes, %s) for user %s", sha[:12], size, kind, user.id)
     return attachment

@@ -12,24 +12,45 @@ import time
 
 from flask import Flask
 
-from . import clock, digest, engine, outbox
+import sqlalchemy as sa
+
+from . import cleanup, clock, digest, engine, outbox
 from .extensions import db
 
 logger = logging.getLogger(__name__)
 
 
 def run_once(batch: int = 200) -> dict[str, int]:
-    """One pass: timers, then mail. Returns counts of what was done."""
+    """One pass: due timers (each instance in its own transaction), the digest, then mail.
+
+    A failure is contained to what failed: the instance's timer is postponed and recorded,
+    a message stays queued with its error; everything else goes on.
+    """
     now = clock.now()
-    fired = 0
+    fired = failed_timers = 0
     while True:
-        advanced = engine.fire_due_timers(now, limit=batch)
-        db.session.commit()
-        fired += advanced
-        if advanced < batch:
+        due = engine.due_instances(now, batch)
+        moved = 0
+        for instance_id in due:
+            try:
+                moved += bool(engine.fire_timers_of(instance_id, now))
+                db.session.commit()
+            except (engine.ProcessFailed, engine.ConcurrentUpdate, sa.exc.SQLAlchemyError) as err:
+                db.session.rollback()
+                failed_timers += 1
+                if not isinstance(err, engine.ConcurrentUpdate):
+                    engine.postpone_failed_timer(instance_id, now, err)
+                    db.session.commit()
+        fired += moved
+        if len(due) < batch or moved == 0:  # all done, or the rest is another worker's right now
             break
-    digests = digest.send_if_due(now)
-    db.session.commit()
+    digests = 0
+    try:
+        digests = digest.send_if_due(now)
+        db.session.commit()
+    except Exception:  # the digest must never hold back timers or mail
+        db.session.rollback()
+        logger.exception("daily digest failed; retrying next pass")
     sent = failed = 0
     last_id = 0
     for _ in range(batch):
@@ -40,7 +61,9 @@ def run_once(batch: int = 200) -> dict[str, int]:
         ok = outbox.deliver(message, clock.now())
         db.session.commit()
         sent, failed = sent + ok, failed + (not ok)
-    return {"timers": fired, "digests": digests, "sent": sent, "failed": failed}
+    cleanup.remove_stale_uploads(now)
+    db.session.commit()
+    return {"timers": fired, "timer_failures": failed_timers, "digests": digests, "sent": sent, "failed": failed}
 
 
 def run_forever(app: Flask, interval: float = 5.0) -> None:

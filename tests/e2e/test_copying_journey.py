@@ -80,7 +80,8 @@ def test_pages_fit_a_phone_and_decisions_work_by_keyboard(browser, live_server):
                                                                "purpose": "参照", "handlers": ["user:kobayashi"]},
                                 kobayashi)
         db.session.commit()
-        task_id = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == instance.id))
+        task_id = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == instance.id,
+                                                                  HumanTask.status == "open"))
         db.session.remove()
 
     context = browser.new_context(locale="ja-JP", viewport={"width": 375, "height": 740}, is_mobile=True)

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from flask_babel import force_locale
 import sqlalchemy as sa
 
 from handlers import Context, HandlerError
@@ -131,8 +132,9 @@ def test_a_device_already_withdrawn_cannot_expire_or_be_withdrawn_again(world):
 def test_withdrawing_or_expiring_needs_a_registered_device(world):
     instance = permitted(world)
     ctx, _, _ = context(instance)
-    with pytest.raises(HandlerError, match="no device in the register"):
-        withdraw_device(ctx, withdrawn_on="2026-12-10")
-    with pytest.raises(HandlerError, match="no device in the register"):
-        expire_device(ctx)
+    with force_locale("en"):
+        with pytest.raises(HandlerError, match="no device in the register"):
+            withdraw_device(ctx, withdrawn_on="2026-12-10")
+        with pytest.raises(HandlerError, match="no device in the register"):
+            expire_device(ctx)
     db.session.rollback()

@@ -26,7 +26,8 @@ def test_every_task_is_completed_exactly_once_and_losers_hear_who_won(app, world
             "kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": f"参照{n}",
             "handlers": ["user:kobayashi"]}, world.users["kobayashi"])
         db.session.flush()
-        task_ids.append(db.session.scalar(sa.select(HumanTask.id).where(HumanTask.instance_id == instance.id)))
+        task_ids.append(db.session.scalar(sa.select(HumanTask.id).where(HumanTask.instance_id == instance.id,
+                                                                        HumanTask.status == "open")))
     db.session.commit()
 
     results: list[tuple[int, int, str]] = []

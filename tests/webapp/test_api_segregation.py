@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 import sqlalchemy as sa
 
 from tests.processes.test_production_migration import BACKUP, MIGRATION, program_request, report

@@ -52,7 +52,7 @@ def expectations(ids: dict[str, int]) -> dict[str, list[tuple[str, str, dict, di
         "records.decision": [("GET", f"/records/{done}/decisions/{decision}", {}, SEES_ZEI)],
         "records.diagram": [("GET", f"/records/{done}/diagram.json", {}, SEES_ZEI)],
         "records.file": [("GET", f"/records/files/{attachment}", {}, SEES_ZEI)],
-        "records.export_contract": [("GET", f"/records/contracts/{zei}/export.zip", {},
+        "records.export_contract": [("POST", f"/records/contracts/{zei}/export.zip", {},
                                      _except(SEES_ZEI, kobayashi=403, tanaka=403))],
         # Only incidents can be reopened: a copying request is "not found" for everyone.
         "records.reopen": [("POST", f"/records/{done}/reopen", {"reason": "x"},

@@ -135,3 +135,52 @@ def test_worker_once_prints_what_it_did(runner, world, clock):
     result = runner.invoke(args=["worker", "--once"])
     assert result.exit_code == 0 and "timers=1" in result.output
     assert db.session.scalar(sa.select(ProcessInstance.next_timer_at)) is not None
+
+
+def test_a_failing_timer_step_is_contained_recorded_and_retried_later(app, world, clock, monkeypatch):
+    """One broken instance must not hold back the others' timers or the mail."""
+    broken, healthy = start_request(world), start_request(world)
+    import handlers
+    from handlers import HandlerError
+
+    original = handlers.REGISTRY["remind"]
+
+    def remind(ctx, **params):
+        if ctx.instance.id == broken.id:
+            raise HandlerError("メールサーバの設定が壊れています")
+        return original(ctx, **params)
+
+    monkeypatch.setitem(handlers.REGISTRY, "remind", remind)
+    due = open_task(healthy.id).due_at
+    clock.set(due + timedelta(minutes=1))
+    result = worker.run_once()
+    assert result["timers"] == 1 and result["timer_failures"] == 1
+    db.session.expire_all()
+    reminded = db.session.scalars(sa.select(AuditEvent.instance_id).where(AuditEvent.action == "task_reminded")).all()
+    assert reminded == [healthy.id]
+    failure = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "timer_failed"))
+    assert failure.instance_id == broken.id and "メールサーバ" in failure.detail["error"]
+    # Postponed by 15 minutes, not retried on every pass.
+    assert db.session.get(ProcessInstance, broken.id).next_timer_at == due + timedelta(minutes=16)
+    assert worker.run_once()["timer_failures"] == 0
+    monkeypatch.setitem(handlers.REGISTRY, "remind", original)
+    clock.advance(minutes=16)
+    assert worker.run_once()["timers"] == 1
+
+
+def test_abandoned_uploads_are_removed_after_a_day(app, world, clock):
+    import io
+
+    from webapp import storage
+    from webapp.models import Attachment
+
+    storage.store(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "abandoned.pdf", world.users["kobayashi"])
+    db.session.commit()
+    row = db.session.scalar(sa.select(Attachment))
+    path = storage.path_for(row.sha256)
+    assert path.exists()
+    worker.run_once()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 1
+    clock.advance(days=1, minutes=1)
+    worker.run_once()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0 and not path.exists()

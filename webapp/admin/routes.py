@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import functools
-from datetime import date
-
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, audit, clock, outbox
+from .. import access, clock, outbox
 from ..extensions import db
 from ..models import Contract, OutboxMessage, ProcessDefinition, RoleGrant, User
 from ..models.preferences import ClosedDay
-from . import bp, overview
+from . import bp, operations, overview
 
 
 def admin_required(view):
@@ -53,19 +51,12 @@ def calendar():
     error = None
     if request.method == "POST":
         try:
-            day = date.fromisoformat(request.form.get("day", ""))
-        except ValueError:
-            day = None
-        reason = request.form.get("reason", "").strip()[:200]
-        if day is None or not reason:
-            error = _("Enter a date (YYYY-MM-DD) and a reason.")
-        elif db.session.scalar(sa.select(ClosedDay).where(ClosedDay.day == day)) is not None:
-            error = _("That day is already closed.")
+            row = operations.add_closed_day(request.form.get("day", ""), request.form.get("reason", ""), current_user)
+        except operations.Refused as refusal:
+            error = str(refusal)
         else:
-            db.session.add(ClosedDay(day=day, reason=reason, created_by_id=current_user.id, created_at=clock.now()))
-            audit.record("closed_day_added", actor_id=current_user.id, detail={"day": day.isoformat(), "reason": reason})
             db.session.commit()
-            flash(_("%(day)s is now a closed day.", day=day.isoformat()), "success")
+            flash(_("%(day)s is now a closed day.", day=row.day.isoformat()), "success")
             return redirect(url_for("admin.calendar"))
     days = db.session.scalars(sa.select(ClosedDay).order_by(ClosedDay.day)).all()
     return render_template("admin/calendar.html", days=days, error=error), (400 if error else 200)
@@ -78,8 +69,8 @@ def delete_closed_day(day_id: int):
     row = db.session.get(ClosedDay, day_id)
     if row is None:
         abort(404)
-    audit.record("closed_day_removed", actor_id=current_user.id, detail={"day": row.day.isoformat()})
-    db.session.delete(row)
+    day = row.day.isoformat()
+    operations.remove_closed_day(row, current_user)
     db.session.commit()
-    flash(_("%(day)s is a normal day again.", day=row.day.isoformat()), "success")
+    flash(_("%(day)s is a normal day again.", day=day), "success")
     return redirect(url_for("admin.calendar"))

@@ -23,9 +23,13 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# A hash to verify against when the username is unknown, so both cases take the same time.
 def dummy_verify(password: str) -> None:
-    verify_password(hash_password("unused-dummy-password"), password)
+    """Take as long as a real check when the user name is unknown (no user enumeration by timing)."""
+    extension = current_app.extensions.setdefault("shodaku.dummy_hash", {})
+    key = (current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_COST"])
+    if key not in extension:
+        extension[key] = hash_password("unused-dummy-password")
+    verify_password(extension[key], password)
 
 
 def policy_problems(password: str, username: str = "") -> list[str]:

@@ -40,7 +40,10 @@ def login():
         user = user_by_username(username)
         if user is None:
             passwords.dummy_verify(form.password.data)
-        if user is None or not user.active or not passwords.verify_password(user.password_hash, form.password.data):
+            valid = False
+        else:  # verify even for a deactivated account: same time either way
+            valid = passwords.verify_password(user.password_hash, form.password.data) and user.active
+        if not valid:
             logger.info("failed login from %s", address)
             throttle.record_failure(username, address)
             db.session.commit()

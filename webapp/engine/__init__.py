@@ -6,7 +6,7 @@ Everything else speaks to it in domain words::
     validate(bpmn, forms)                    -> Parsed (with .problems)
     start(process_key, contract, data, user) -> ProcessInstance
     complete(task_id, data, user)            -> HumanTask
-    fire_due_timers(now)                     -> number of instances advanced
+    due_instances(now) / fire_timers_of(id, now) -> the worker's timer sweep, one instance per transaction
 
 Modules: ``xmlsafe`` (hostile XML), ``parse`` (diagram -> specs + metadata + problems),
 ``sandbox`` (expressions and scripts), ``run`` (one workflow in memory), ``store``
@@ -19,7 +19,8 @@ from typing import Any
 # Verbs and errors are loaded on first use, so that ``from webapp.engine import calendar``
 # (used by forms and queries) does not import the verbs, which import those same modules.
 _EXPORTS = {
-    "check_may_complete": "actions", "complete": "actions", "fire_due_timers": "actions", "form_for": "actions",
+    "check_may_complete": "actions", "complete": "actions", "due_instances": "actions", "fire_timers_of": "actions",
+    "postpone_failed_timer": "actions", "fire_due_timers": "actions", "form_for": "actions",
     "load_task": "actions", "start": "actions", "why_not": "actions",
     "deploy": "versions", "latest_version": "versions", "latest_versions": "versions", "validate": "versions",
     "ConcurrentUpdate": "errors", "DiagramInvalid": "errors", "EngineError": "errors", "NotAllowed": "errors",

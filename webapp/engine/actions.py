@@ -1,4 +1,4 @@
-"""The engine's verbs in domain words: start, complete, fire_due_timers (DESIGN rule 1).
+"""The engine's verbs in domain words: start, complete, and firing due timers (DESIGN rule 1).
 
 Each verb is one transaction's worth of change (rule 2): workflow state, inbox rows,
 decision, registers (through handlers), audit events and outbox rows are added to the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -209,6 +209,7 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
     if task.spec_id == definition.meta.get("start_task"):
         instance.request_version += 1
         instance.request_data = data
+        instance.title = _title(definition, data, now)  # the corrected request may be about something else
         replaces = list((form_for(definition, task.spec_id) or {}).get("properties", {}))
     payload = dict(data)
     if decision is not None:
@@ -233,29 +234,60 @@ def _outcome(instance: ProcessInstance, definition: ProcessDefinition, workflow:
     return stated or decisions.last_outcome(instance) or "completed"
 
 
-def fire_due_timers(now: datetime, *, limit: int = 500) -> int:
-    """Fire the timers due at ``now``; returns how many instances advanced.
+def due_instances(now: datetime, limit: int = 500) -> list[int]:
+    """Ids of running instances with a timer due at ``now``, read through the indexed
+    ``next_timer_at`` only (rule 4); earliest first."""
+    return list(db.session.scalars(
+        sa.select(ProcessInstance.id).where(ProcessInstance.next_timer_at <= now, ProcessInstance.status == RUNNING)
+        .order_by(ProcessInstance.next_timer_at).limit(limit)))
 
-    Reads only instances whose indexed ``next_timer_at`` is due (rule 4); on PostgreSQL
-    with ``FOR UPDATE SKIP LOCKED`` so concurrent workers split the work.
+
+def fire_timers_of(instance_id: int, now: datetime) -> int:
+    """Fire one instance's due timers and run what follows; returns how many fired.
+
+    One instance per transaction, so one failing diagram cannot hold back the others. The
+    instance is locked ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and checked again: another
+    worker, or a person acting on it, may have moved it on meanwhile; then nothing happens.
+
+    :raise ProcessFailed: a step after the timer failed; the caller rolls back and records it
     """
-    query = (sa.select(ProcessInstance).where(ProcessInstance.next_timer_at <= now,
-                                              ProcessInstance.status == RUNNING)
-             .order_by(ProcessInstance.next_timer_at).limit(limit).with_for_update(skip_locked=True))
-    advanced = 0
-    for instance in db.session.scalars(query).all():
-        definition = instance.definition
-        spec, subprocess_specs = _specs(definition)
-        workflow = store.loads(instance.state, spec, subprocess_specs)
-        workflow.script_engine = script_engine(instance=instance, actor_id=None, now=now,
-                                               notify=notifications.notifier(instance))
+    instance = db.session.scalar(
+        sa.select(ProcessInstance).where(ProcessInstance.id == instance_id, ProcessInstance.next_timer_at <= now,
+                                         ProcessInstance.status == RUNNING)
+        .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+    if instance is None:
+        return 0
+    definition = instance.definition
+    spec, subprocess_specs = _specs(definition)
+    workflow = store.loads(instance.state, spec, subprocess_specs)
+    workflow.script_engine = script_engine(instance=instance, actor_id=None, now=now,
+                                           notify=notifications.notifier(instance))
+    try:
         fired = _run(lambda: run.fire_due_timers(workflow, now))
         if fired:
-            advanced += 1
             audit.record("timers_fired", actor_id=None, instance_id=instance.id, contract_id=instance.contract_id,
                          detail={"count": fired})
         _save(instance, definition, workflow, now)
-    return advanced
+    except StaleDataError as err:
+        raise ConcurrentUpdate() from err
+    return fired
+
+
+def fire_due_timers(now: datetime, *, limit: int = 500) -> int:
+    """Fire every due instance's timers in the current transaction (tools and tests; the
+    worker uses :func:`fire_timers_of` with a transaction per instance). Returns instances advanced."""
+    return sum(bool(fire_timers_of(instance_id, now)) for instance_id in due_instances(now, limit))
+
+
+def postpone_failed_timer(instance_id: int, now: datetime, error: Exception, retry_after_minutes: int = 15) -> None:
+    """After a failed timer step (already rolled back): record it and retry later, not in a loop."""
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None:
+        return
+    instance.next_timer_at = now + timedelta(minutes=retry_after_minutes)
+    audit.record("timer_failed", actor_id=None, instance_id=instance.id, contract_id=instance.contract_id,
+                 detail={"error": str(error)[:500], "retry_at": instance.next_timer_at.isoformat()})
+    logger.error("timer step of instance %s failed; retry at %s: %s", instance_id, instance.next_timer_at, error)
 
 
 def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any, now: datetime, *,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -314,6 +315,7 @@ def check(meta: Mapping[str, Any], *, roles: Collection[str], handlers: Collecti
         line = node.get("line") if node else (meta.get("line") if node_id == meta["key"] else None)
         problems.append(Problem(node_id, message, name=node.get("name", ""), line=line))
 
+    problems.extend(_check_sizes(meta))
     for lane in meta["lane_nodes"]:
         if lane["name"] not in roles:
             message = _l("Lane %(lane)s is not a known role; lanes must be one of: %(roles)s.",
@@ -377,6 +379,29 @@ def check(meta: Mapping[str, Any], *, roles: Collection[str], handlers: Collecti
             sandbox.check_script(script)
         except sandbox.SandboxError as err:
             add(node_id, _l("Script refused: %(detail)s", detail=err))
+    return problems
+
+
+PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
+KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+
+
+def _check_sizes(meta: Mapping[str, Any]) -> list[Problem]:
+    """What a diagram names must fit where it is stored (request numbers, inbox titles)."""
+    problems: list[Problem] = []
+    key, line = meta["key"], meta.get("line")
+    if not KEY.match(key):
+        problems.append(Problem(key, _l("The process id must be letters, digits and underscores, starting with a "
+                                        "letter, at most 80 characters."), line=line))
+    if not PREFIX.match(meta.get("reference_prefix", "")):
+        problems.append(Problem(key, _l("The process property 'reference_prefix' must be 1 to 10 capital letters or "
+                                        "digits, starting with a letter (e.g. CPY)."), line=line))
+    if len(meta.get("name", "")) > 200:
+        problems.append(Problem(key, _l("The process name is longer than %(n)s characters.", n=200), line=line))
+    for node_id, node in meta["nodes"].items():
+        if len(node_id) > 120 or len(node.get("name", "")) > 300:
+            problems.append(Problem(node_id, _l("The element id (at most %(i)s characters) or name (at most %(n)s) "
+                                                "is too long.", i=120, n=300), line=node.get("line")))
     return problems
 
 

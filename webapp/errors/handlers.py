@@ -50,13 +50,13 @@ CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_fo
          503: "unavailable"}
 
 
-def respond(status: int, message: str | None = None, code: str | None = None, **extra):
+def respond(status: int, message: str | None = None, code: str | None = None, title: str | None = None, **extra):
     message = message or DEFAULT_MESSAGES.get(status, lambda: "")()
     if wants_json():
         body = {"error": code or CODES.get(status, "error"), "message": message}
         body.update({k: v for k, v in extra.items() if v is not None})
         return jsonify(body), status
-    return render_template("errors/error.html", status=status, title=TITLES.get(status, TITLES[500])(),
+    return render_template("errors/error.html", status=status, title=title or TITLES.get(status, TITLES[500])(),
                            message=message, **extra), status
 
 
@@ -81,9 +81,14 @@ def lost_race(error: EngineError):
     who = task.completed_by.display_name if task is not None and task.completed_by else None
     when = task.completed_at if task is not None else None
     message = str(error)
+    title = None
     if who:
         message = _("%(who)s completed this task first. Your entry was not saved.", who=who)
-    return respond(409, message, completed_by=who, completed_at=when.isoformat() if when else None,
+    elif task is not None and task.status == "cancelled":
+        title = _("This step is no longer open")
+        message = _("The flow closed this step (for example when its deadline passed or the request took another "
+                    "path). Your entry was not saved.")
+    return respond(409, message, title=title, completed_by=who, completed_at=when.isoformat() if when else None,
                    completed_at_dt=when, task_id=task_id)
 
 

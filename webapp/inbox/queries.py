@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from .. import access, clock
 from ..engine.calendar import TOKYO, to_tokyo
 from ..extensions import db
+from ..dbutil import like_pattern
 from ..ids import id_arg
 from ..models import HumanTask, TaskCandidate, User
 from ..models.workflow import CANCELLED, DONE, OPEN
@@ -90,7 +91,7 @@ def list_tasks(user: User, f: InboxFilter, per_page: int) -> InboxPage:
     if f.due_today:
         query = query.where(HumanTask.status == OPEN, HumanTask.due_at >= now, HumanTask.due_at < _today_end(now))
     if f.q:
-        pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(f.q)
         query = query.where(sa.or_(HumanTask.title.ilike(pattern, escape="\\"),
                                    HumanTask.instance_title.ilike(pattern, escape="\\"),
                                    HumanTask.instance_reference.ilike(pattern, escape="\\")))

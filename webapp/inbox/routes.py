@@ -49,8 +49,10 @@ def task(task_id: int):
     ctx = formschema.FormContext(instance.contract, current_user, instance.id)
     status = 200
     if request.method == "POST":
+        engine.check_may_complete(task, instance, current_user)  # before anything is stored
         result, state = forms_support.submit(
-            schema, lambda data: engine.complete(task_id, data, current_user, from_html=True))
+            schema, lambda data: engine.complete(task_id, data, current_user, from_html=True),
+            instance_id=instance.id)
         if state is None:
             done = _("“%(title)s” is done. Reference %(ref)s.", title=task.title, ref=instance.reference)
             testhooks.pause("before_commit")
@@ -60,7 +62,7 @@ def task(task_id: int):
         status = 400
     else:
         initial = instance.request_data if task.spec_id == instance.definition.meta.get("start_task") else {}
-        state = forms_support.state_for(schema, initial)
+        state = forms_support.state_for(schema, initial, instance.id)
     refusal = engine.why_not(task, current_user) if task.status == OPEN else None
     can_act = task.status == OPEN and refusal is None
     start_schema = engine.form_for(instance.definition, instance.definition.meta.get("start_task") or "")

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from .. import access
 from ..extensions import db
+from ..dbutil import like_pattern
 from ..ids import id_arg
 from ..models import Contract, CopyRecord, ProcessInstance, User
 
@@ -42,7 +43,7 @@ def instances(user: User, f: InstanceFilter, per_page: int) -> tuple[list[Proces
     if f.mine:
         query = query.where(ProcessInstance.requester_id == user.id)
     if f.q:
-        pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(f.q)
         query = query.where(sa.or_(ProcessInstance.title.ilike(pattern, escape="\\"),
                                    ProcessInstance.reference.ilike(pattern, escape="\\")))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0

@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from .. import access
+from .. import access, formschema
+from ..engine import latest_version
 from ..extensions import db
 from ..models import Contract, CopyRecord, User
 from ..models.devices import Device
@@ -29,6 +30,14 @@ class Register:
     model: Any
     columns: list[tuple[Any, str | Callable[[Any], Any]]]
     order: Any
+    process: str = ""  # codes in columns named like a form field are shown with the form's labels
+
+
+STATUS_LABELS = {
+    "permitted": _l("Permitted"), "expired": _l("Permission period ended"), "withdrawn": _l("Withdrawn"),
+    "stopped": _l("Stopped"), "approved": _l("Approved"), "ended": _l("Ended"), "backed_up": _l("Backed up"),
+    "migrated": _l("Migrated"), "reported": _l("Reported"), "confirmed": _l("Completion confirmed"),
+}
 
 
 REGISTERS: dict[str, Register] = {r.key: r for r in (
@@ -37,22 +46,23 @@ REGISTERS: dict[str, Register] = {r.key: r for r in (
         (_l("Place"), "place"), (_l("Network connection"), "connection"), (_l("Permitted from"), "valid_from"),
         (_l("Permitted until"), "valid_until"), (_l("Status"), "status"),
         (_l("Written permission"), lambda r: " / ".join(n for n in (r.city_decision_number, r.security_decision_number)
-                                                          if n))], Device.valid_until.desc()),
+                                                          if n))], Device.valid_until.desc(), "device_connection"),
     Register("subcontractors", _l("Subcontractor register"), _l("Art. 10"), Subcontractor, [
         (_l("Company"), "company"), (_l("Corporate number"), "corporate_number"), (_l("Scope of work"), "scope"),
         (_l("From"), "starts_on"), (_l("Until"), "ends_on"), (_l("Status"), "status"),
         (_l("Written approval"), lambda r: " / ".join(n for n in (r.city_decision_number, r.security_decision_number)
                                                         if n)),
-        (_l("Responsibility (Art. 10(2))"), "liability_statement")], Subcontractor.starts_on.desc()),
+        (_l("Responsibility (Art. 10(2))"), "liability_statement")], Subcontractor.starts_on.desc(), "subcontracting"),
     Register("releases", _l("Release register"), _l("Art. 13, 15"), ReleaseRecord, [
         (_l("Variant"), "variant"), (_l("Title"), "title"), (_l("Window from"), "window_start"),
         (_l("Window until"), "window_end"), (_l("Approval"), "approval_number"),
         (_l("Backup on"), "backup_medium"), (_l("Backup verified"), "backup_verified"), (_l("Result"), "result"),
-        (_l("Status"), "status"), (_l("Completion confirmed"), "confirmation_number")], ReleaseRecord.id.desc()),
+        (_l("Status"), "status"), (_l("Completion confirmed"), "confirmation_number")], ReleaseRecord.id.desc(),
+        "production_migration"),
     Register("incidents", _l("Incident register"), _l("Art. 9, 19"), Incident, [
         (_l("Kind"), "kind"), (_l("Summary"), "summary"), (_l("Found at"), "found_at"), (_l("Severity"), "severity"),
         (_l("People affected"), "people_affected"), (_l("Damage"), "damage"), (_l("Closed at"), "closed_at"),
-        (_l("Closure decision"), "closure_decision_number")], Incident.found_at.desc()),
+        (_l("Closure decision"), "closure_decision_number")], Incident.found_at.desc(), "incident_response"),
     Register("copies", _l("Copy register"), _l("Art. 3, 5"), CopyRecord, [
         (_l("Copies"), "copies"), (_l("Medium"), "medium"), (_l("Kept at"), "location"),
         (_l("Destroy by"), "destruction_due"), (_l("Consent"), "decision_number")], CopyRecord.destruction_due),
@@ -68,5 +78,23 @@ def rows(register: Register, user: User, contract_id: int | None) -> list[tuple[
     return [(contract, row) for row, contract in db.session.execute(query.order_by(register.order).limit(1000))]
 
 
-def cell(row: Any, column: str | Callable[[Any], Any]) -> Any:
-    return column(row) if callable(column) else getattr(row, column)
+def labeller(register: Register) -> Callable[[Any, str | Callable[[Any], Any]], Any]:
+    """``cell(row, column)`` for the template: the value, with codes turned into words."""
+    fields: dict[str, dict[str, Any]] = {}
+    definition = latest_version(register.process) if register.process else None
+    for schema in (definition.forms.values() if definition else ()):
+        for name, prop in schema.get("properties", {}).items():
+            if prop.get("enum") and name not in fields:
+                fields[name] = prop
+
+    def cell(row: Any, column: str | Callable[[Any], Any]) -> Any:
+        value = column(row) if callable(column) else getattr(row, column)
+        if not isinstance(value, str) or callable(column):
+            return value
+        if column == "status" and value in STATUS_LABELS:
+            return STATUS_LABELS[value]
+        if column in fields:
+            return formschema.display_value(fields[column], value)
+        return value
+
+    return cell

@@ -138,7 +138,7 @@ def register(key: str):
         abort(404)
     contract_id = id_arg(request.args, "contract")
     return render_template("records/register.html", register=described, registers=registers.REGISTERS,
-                           rows=registers.rows(described, current_user, contract_id), cell=registers.cell,
+                           rows=registers.rows(described, current_user, contract_id), cell=registers.labeller(described),
                            contracts=access.visible_contracts(current_user), contract_id=contract_id)
 
 
@@ -150,10 +150,13 @@ def contracts():
                            can_export=access.scope_for(current_user).sees_all)
 
 
-@bp.route("/contracts/<int:contract_id>/export.zip")
+@bp.route("/contracts/<int:contract_id>/export.zip", methods=["POST"])
 @login_required
 def export_contract(contract_id: int):
     """Everything recorded for one contract, with a manifest of sha256 sums.
+
+    A POST with its CSRF token, because exporting is itself recorded in the audit log: a
+    link on another site must not be able to write that entry in an auditor's name.
 
     :raise 404: unknown contract, or one the user does not see
     :raise 403: sees the contract but is not an auditor (or administrator, or information policy)

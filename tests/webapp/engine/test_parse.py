@@ -251,3 +251,18 @@ def test_loop_markers_are_refused(app, marker):
     element, line, message = only_problem(bpmn)
     assert (element, line) == ("check", line_of(bpmn, '<bpmn:userTask id="check"'))
     assert "gateway" in message
+
+
+@pytest.mark.parametrize("prefix", ["TOOLONGPREFIX", "../X", "cpy", ""])
+def test_a_reference_prefix_that_could_not_be_stored_is_refused(app, prefix):
+    """A long prefix would fail every new request on PostgreSQL; "../" would become a path in exports."""
+    from pathlib import Path
+
+    from webapp import processes
+
+    shipped = (Path(app.config["PROCESSES_DIR"]) / "copying_consent.bpmn").read_bytes()
+    bpmn = shipped.replace(b'name="reference_prefix" value="CPY"', f'name="reference_prefix" value="{prefix}"'.encode())
+    assert bpmn != shipped
+    with force_locale("en"):
+        messages = [str(p.message) for p in versions.validate(bpmn, processes.load_forms()).problems]
+    assert any("reference_prefix" in m for m in messages), messages

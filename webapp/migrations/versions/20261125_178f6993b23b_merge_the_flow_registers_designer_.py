@@ -5,8 +5,6 @@ Revises: des1drafts01, dev1devices01, inc1incidents01, ntf1prefs01, rel1releases
 Create Date: 2026-11-25 21:36:21.506775
 
 """
-from alembic import op
-import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
