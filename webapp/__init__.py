@@ -19,12 +19,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock_source: Calla
 
     config.load(app, test_config)
 
-    from . import clock, db_setup, formsources, i18n, logs, security, views_support  # noqa: F401
+    from . import audit, clock, db_setup, formsources, i18n, logs, security, views_support  # noqa: F401
     from .extensions import csrf, db, login_manager, migrate
 
     logs.init_app(app)
     clock.init_app(app, clock_source)
     db.init_app(app)
+    audit.init_app(app)
     db_setup.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
     csrf.init_app(app)

@@ -36,27 +36,59 @@ def _canonical_time(event: AuditEvent) -> str:
 
 
 def record(action: str, *, actor_id: int | None, instance_id: int | None = None,
-           contract_id: int | None = None, detail: dict[str, Any] | None = None) -> AuditEvent:
-    """Append one event in the current transaction (never commits)."""
+           contract_id: int | None = None, detail: dict[str, Any] | None = None) -> None:
+    """Append one event to the current transaction (never commits).
+
+    Events are chained when the transaction commits (:func:`_chain_pending`), all of an
+    action's events in one go: the chain's head row is locked only for that instant, and
+    an action that rolls back leaves no trace and no gap in the sequence.
+    """
     detail = json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str))
-    session = db.session
+    db.session.info.setdefault(_PENDING, []).append({
+        "at": clock.now().astimezone(timezone.utc), "actor_id": actor_id, "action": action,
+        "instance_id": instance_id, "contract_id": contract_id, "detail": detail,
+    })
+    logger.info("audit %s actor=%s instance=%s", action, actor_id, instance_id)
+
+
+_PENDING = "shodaku.audit_pending"
+
+
+def _chain_pending(session: Any) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    count = len(pending)
     head = session.execute(
-        sa.update(AuditChain).where(AuditChain.id == 1).values(seq=AuditChain.seq + 1)
-        .returning(AuditChain.seq, AuditChain.last_hash)
-    ).first()
+        sa.update(AuditChain).where(AuditChain.id == 1).values(seq=AuditChain.seq + count)
+        .returning(AuditChain.seq, AuditChain.last_hash)).first()
     if head is None:
-        session.execute(sa.insert(AuditChain).values(id=1, seq=1, last_hash=GENESIS))
-        seq, prev = 1, GENESIS
+        session.execute(sa.insert(AuditChain).values(id=1, seq=count, last_hash=GENESIS))
+        first, prev = 1, GENESIS
     else:
-        seq, prev = head
-    at = clock.now().astimezone(timezone.utc)
-    event = AuditEvent(seq=seq, at=at, actor_id=actor_id, action=action, instance_id=instance_id,
-                       contract_id=contract_id, detail=detail, prev_hash=prev, hash="")
-    event.hash = _digest(prev, seq, _canonical_time(event), actor_id, action, instance_id, contract_id, detail)
-    session.add(event)
-    session.execute(sa.update(AuditChain).where(AuditChain.id == 1).values(last_hash=event.hash))
-    logger.info("audit %s actor=%s instance=%s seq=%s", action, actor_id, instance_id, seq)
-    return event
+        first, prev = head[0] - count + 1, head[1]
+    rows = []
+    for offset, event in enumerate(pending):
+        seq = first + offset
+        at = event["at"].replace(tzinfo=None)
+        digest = _digest(prev, seq, at.strftime("%Y-%m-%dT%H:%M:%S.%f"), event["actor_id"], event["action"],
+                         event["instance_id"], event["contract_id"], event["detail"])
+        rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
+        prev = digest
+    session.execute(sa.insert(AuditEvent), rows)
+    session.execute(sa.update(AuditChain).where(AuditChain.id == 1).values(last_hash=prev))
+
+
+def _forget_pending(session: Any, *_: Any) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def init_app(app: Any) -> None:
+    """Chain pending events just before each commit; drop them on rollback."""
+    for name, listener in (("before_commit", _chain_pending), ("after_rollback", _forget_pending),
+                           ("after_soft_rollback", _forget_pending)):
+        if not sa.event.contains(db.session, name, listener):
+            sa.event.listen(db.session, name, listener)
 
 
 @dataclass
