@@ -71,12 +71,12 @@ def create_user(username: str, display_name: str, password: str, *, email: str =
         org = db.session.scalar(sa.select(Organization).where(Organization.code == org_code))
         if org is None:
             raise AccountError(f"no organization with code {org_code!r}")
+    grants = [parse_grant(spec) for spec in roles]  # all refusals before anything is written
     user = User(username=username, display_name=display_name, email=email, password_hash=hash_password(password),
                 organization_id=org.id if org else None, locale=locale)
     db.session.add(user)
     db.session.flush()
-    for spec in roles:
-        role, scope, department_id, contract_id = parse_grant(spec)
+    for role, scope, department_id, contract_id in grants:
         grant(user, role, scope, department_id, contract_id)
     audit.record("user_created", actor_id=None, detail={"user": username})
     return user

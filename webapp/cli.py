@@ -51,6 +51,7 @@ def create_user(username: str, display_name: str, email: str, password: str, org
     try:
         user = accounts.create_user(username, display_name, password, email=email, org_code=org_code, roles=roles)
     except accounts.AccountError as err:
+        db.session.rollback()
         raise click.ClickException(str(err)) from None
     db.session.commit()
     click.echo(f"created user {user.username} (id {user.id})")
