@@ -89,8 +89,8 @@ def test_pages_fit_a_phone_and_decisions_work_by_keyboard(browser, live_server):
     page.goto(f"{live_server.url}/auth/login")
     page.fill("#username", "tanaka")
     page.fill("#password", "shodaku-demo-2026")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state("networkidle")
+    page.keyboard.press("Enter")  # logging in by keyboard too
+    page.wait_for_url(lambda url: "/auth/login" not in url)
     for path in ("/", f"/tasks/{task_id}", f"/records/{instance.id}", "/records/", "/requests/new"):
         page.goto(live_server.url + path)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
