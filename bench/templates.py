@@ -111,14 +111,10 @@ def deploy(only: set[str] | None) -> tuple[list[str], dict[str, str]]:
 
 
 def _copy_request(world, contract, requester, **overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "kind": "copy", "assets": world.asset_ids(contract, "A-001"),
-        "purpose": "課税計算ロジック改修の検証のため、本番データを検証環境へ複製する。",
-        "copies": 1, "medium": "暗号化USBメモリ（管理番号 K-012）", "location": "市役所本庁舎 3階 サーバ室 施錠キャビネット",
-        "handlers": [f"user:{requester.username}"], "destruction_due": contract.ends_on.isoformat(),
-    }
-    data.update(overrides)
-    return data
+    """The demo's copying request (the same data a person files in the demo)."""
+    from webapp.demo_flows import copying_consent
+
+    return copying_consent.request(world, contract, requester, **overrides)
 
 
 def _make_copying(world, clock: FakeClock) -> dict[int, str]:
