@@ -131,20 +131,15 @@ def notification_settings():
 def change_password():
     form = PasswordForm(prefix="pw")
     if form.validate_on_submit():
-        if not passwords.verify_password(current_user.password_hash, form.current.data):
-            form.current.errors.append(_("The current password is not correct."))
-        else:
-            problems = passwords.policy_problems(form.new.data, current_user.username)
-            if problems:
-                form.new.errors.extend(problems)
-            else:
-                current_user.password_hash = passwords.hash_password(form.new.data)
-                current_user.session_epoch += 1  # other sessions end
-                audit.record("password_changed", actor_id=current_user.id)
-                db.session.commit()
-                login_user(current_user._get_current_object())  # the object, not the proxy
-                flash(_("Your password was changed. Other sessions have been logged out."), "success")
-                return redirect(url_for("auth.settings"))
+        user = current_user._get_current_object()  # the object, not the proxy
+        problems = passwords.change(user, form.current.data, form.new.data)
+        if not problems:
+            db.session.commit()
+            login_user(user)  # this session carries the new epoch; the others end
+            flash(_("Your password was changed. Other sessions have been logged out."), "success")
+            return redirect(url_for("auth.settings"))
+        for name, messages in problems.items():
+            getattr(form, name).errors.extend(messages)
     return _settings_page(400, password=form)
 
 
