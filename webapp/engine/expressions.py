@@ -8,6 +8,7 @@ import ast
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 
 from .limits import (
     MAX_EXPRESSION_CHARS,
@@ -23,6 +24,7 @@ from .limits import (
     _SUBSCRIPTABLE,
     _UNARY,
     _binary,
+    _number_too_large,
     _too_large,
     footprint,
 )
@@ -41,7 +43,7 @@ class _Interpreter:
     def eval(self, node: ast.AST) -> Any:
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
-            raise SandboxError(f"{_describe(node)} is not allowed in expressions")
+            raise _refused(node)
         return method(node)
 
     def size(self, value: Any) -> int:
@@ -54,7 +56,7 @@ class _Interpreter:
 
     def limit(self, value: Any) -> Any:
         if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
-            raise SandboxError("number too large")
+            raise _number_too_large()
         if self.size(value) > MAX_SEQUENCE:
             raise _too_large()
         return value
@@ -76,13 +78,13 @@ class _Interpreter:
 
     def _Constant(self, node: ast.Constant) -> Any:
         if not isinstance(node.value, _CONSTANT_TYPES):
-            raise SandboxError("only text, number, boolean and None constants are allowed")
+            raise _bad_constant()
         return node.value
 
     def _Name(self, node: ast.Name) -> Any:
         name = node.id
         if name.startswith("_"):
-            raise SandboxError(f"the name {name!r} is not allowed (names may not start with '_')")
+            raise _underscore_name(name)
         if name in self.names:
             return self.names[name]
         if name in self.functions:
@@ -101,13 +103,13 @@ class _Interpreter:
     def _UnaryOp(self, node: ast.UnaryOp) -> Any:
         op = type(node.op)
         if op not in _UNARY:
-            raise SandboxError(f"operator {op.__name__} is not allowed")
+            raise _operator(op)
         return _UNARY[op](self.eval(node.operand))
 
     def _BinOp(self, node: ast.BinOp) -> Any:
         op = type(node.op)
         if op not in _BINARY:
-            raise SandboxError(f"operator {op.__name__} is not allowed in expressions")
+            raise _operator(op)
         return _binary(op, self.eval(node.left), self.eval(node.right), self.size)
 
     def _Compare(self, node: ast.Compare) -> bool:
@@ -133,7 +135,7 @@ class _Interpreter:
 
     def _Dict(self, node: ast.Dict) -> dict:
         if any(k is None for k in node.keys):
-            raise SandboxError("dictionary unpacking (**) is not allowed")
+            raise SandboxError(_l("Dictionary unpacking (**) is not allowed."))
         keys = [self.eval(k) for k in node.keys]
         values = [self.eval(v) for v in node.values]
         return self.build(dict, keys + values, zip(keys, values))
@@ -141,7 +143,7 @@ class _Interpreter:
     def _Subscript(self, node: ast.Subscript) -> Any:
         container = self.eval(node.value)
         if not isinstance(container, _SUBSCRIPTABLE):
-            raise SandboxError("only text, lists, tuples and dictionaries can be indexed")
+            raise SandboxError(_l("Only text, lists, tuples and dictionaries can be indexed."))
         if isinstance(node.slice, ast.Slice):
             parts = (node.slice.lower, node.slice.upper, node.slice.step)
             return container[slice(*(self.eval(p) if p is not None else None for p in parts))]
@@ -149,9 +151,9 @@ class _Interpreter:
 
     def _Call(self, node: ast.Call) -> Any:
         if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
-            raise SandboxError(f"only these functions may be called: {', '.join(sorted(self.functions))}")
+            raise _not_callable(self.functions)
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
-            raise SandboxError("keyword and * arguments are not allowed in expressions")
+            raise SandboxError(_KEYWORD_ARGUMENTS)
         return self.limit(self.functions[node.func.id](*(self.eval(a) for a in node.args)))
 
     def _JoinedStr(self, node: ast.JoinedStr) -> str:
@@ -162,7 +164,7 @@ class _Interpreter:
             elif isinstance(value, ast.FormattedValue) and value.conversion == -1 and value.format_spec is None:
                 part = str(self.limit(self.eval(value.value)))
             else:
-                raise SandboxError("format conversions and format specs are not allowed in f-strings")
+                raise SandboxError(_l("Format conversions and format specs are not allowed in f-strings."))
             length += len(part)
             if length > MAX_SEQUENCE:
                 raise _too_large()
@@ -170,14 +172,51 @@ class _Interpreter:
         return "".join(parts)
 
 
-def _describe(node: ast.AST) -> str:
-    labels = {
-        "Attribute": "attribute access (a.b)", "Lambda": "lambda", "ListComp": "a list comprehension",
-        "DictComp": "a dict comprehension", "SetComp": "a set comprehension",
-        "GeneratorExp": "a generator expression", "NamedExpr": "assignment (:=)", "Await": "await",
-        "Yield": "yield", "Starred": "unpacking (*)",
-    }
-    return labels.get(type(node).__name__, type(node).__name__)
+# Keyword arguments: refused by the interpreter at the call, and by the lint as a node.
+_KEYWORD_ARGUMENTS = _l("Keyword and * arguments are not allowed in expressions.")
+_REFUSED_NODES: dict[str, Any] = {
+    "Attribute": _l("Attribute access (a.b) is not allowed in expressions."),
+    "Lambda": _l("A lambda is not allowed in expressions."),
+    "ListComp": _l("A list comprehension is not allowed in expressions."),
+    "DictComp": _l("A dict comprehension is not allowed in expressions."),
+    "SetComp": _l("A set comprehension is not allowed in expressions."),
+    "GeneratorExp": _l("A generator expression is not allowed in expressions."),
+    "NamedExpr": _l("Assignment (:=) is not allowed in expressions."),
+    "Await": _l("Await is not allowed in expressions."),
+    "Yield": _l("Yield is not allowed in expressions."),
+    "Starred": _l("Unpacking (*) is not allowed in expressions."),
+    "keyword": _KEYWORD_ARGUMENTS,
+}
+
+
+def _refused(node: ast.AST) -> SandboxError:
+    """Syntax expressions may not use, named in words where there are words for it."""
+    if isinstance(node, (ast.operator, ast.unaryop, ast.cmpop, ast.boolop)):
+        return _operator(type(node))
+    kind = type(node).__name__
+    if kind in _REFUSED_NODES:
+        return SandboxError(_REFUSED_NODES[kind])
+    return SandboxError(_l("%(syntax)s is not allowed in expressions.", syntax=kind))
+
+
+def _operator(op: type) -> SandboxError:
+    return SandboxError(_l("Operator %(name)s is not allowed in expressions.", name=op.__name__))
+
+
+def _underscore_name(name: str) -> SandboxError:
+    return SandboxError(_l("The name %(name)s is not allowed (names may not start with '_').", name=repr(name)))
+
+
+def _not_callable(functions: Mapping[str, Any]) -> SandboxError:
+    return SandboxError(_l("Only these functions may be called: %(names)s", names=", ".join(sorted(functions))))
+
+
+def _bad_constant() -> SandboxError:
+    return SandboxError(_l("Only text, number, boolean and None constants are allowed."))
+
+
+def _too_deep() -> SandboxError:
+    return SandboxError(_l("The expression is nested more than %(limit)s levels deep.", limit=MAX_EXPRESSION_DEPTH))
 
 
 def _depth(tree: ast.AST) -> int:
@@ -192,17 +231,17 @@ def _depth(tree: ast.AST) -> int:
 def parse_expression(expression: str) -> ast.Expression:
     """Parse and statically check an expression; the lint runs this without evaluating."""
     if not isinstance(expression, str):
-        raise SandboxError("an expression must be text")
+        raise SandboxError(_l("An expression must be text."))
     if len(expression) > MAX_EXPRESSION_CHARS:
-        raise SandboxError(f"expression longer than {MAX_EXPRESSION_CHARS} characters")
+        raise SandboxError(_l("The expression is longer than %(limit)s characters.", limit=MAX_EXPRESSION_CHARS))
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except (SyntaxError, ValueError) as err:
-        raise SandboxError(f"syntax error: {getattr(err, 'msg', err)}") from None
+        raise SandboxError(_l("Syntax error: %(detail)s", detail=str(getattr(err, "msg", err)))) from None
     except (RecursionError, MemoryError):
-        raise SandboxError(f"expression nested more than {MAX_EXPRESSION_DEPTH} levels deep") from None
+        raise _too_deep() from None
     if _depth(tree) > MAX_EXPRESSION_DEPTH:
-        raise SandboxError(f"expression nested more than {MAX_EXPRESSION_DEPTH} levels deep")
+        raise _too_deep()
     return tree
 
 
@@ -219,17 +258,17 @@ def check_expression(expression: str, functions: Mapping[str, Callable[..., Any]
         if kind in (ast.Load, ast.And, ast.Or) or kind in _BINARY or kind in _COMPARE or kind in _UNARY:
             continue
         if kind is ast.BinOp and type(node.op) not in _BINARY:
-            raise SandboxError(f"operator {type(node.op).__name__} is not allowed in expressions")
+            raise _operator(type(node.op))
         if kind in (ast.Slice, ast.FormattedValue):
             continue
         if not hasattr(interpreter, "_" + kind.__name__):
-            raise SandboxError(f"{_describe(node)} is not allowed in expressions")
+            raise _refused(node)
         if kind is ast.Name and node.id.startswith("_"):
-            raise SandboxError(f"the name {node.id!r} is not allowed (names may not start with '_')")
+            raise _underscore_name(node.id)
         if kind is ast.Call and (not isinstance(node.func, ast.Name) or node.func.id not in functions):
-            raise SandboxError(f"only these functions may be called: {', '.join(sorted(functions))}")
+            raise _not_callable(functions)
         if kind is ast.Constant and not isinstance(node.value, _CONSTANT_TYPES):
-            raise SandboxError("only text, number, boolean and None constants are allowed")
+            raise _bad_constant()
 
 
 def evaluate(expression: str, names: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
@@ -238,4 +277,4 @@ def evaluate(expression: str, names: Mapping[str, Any], functions: Mapping[str, 
     try:
         return _Interpreter(names, functions if functions is not None else SAFE_FUNCTIONS).eval(tree)
     except RecursionError:
-        raise SandboxError(f"expression nested more than {MAX_EXPRESSION_DEPTH} levels deep") from None
+        raise _too_deep() from None

@@ -16,8 +16,7 @@ from collections.abc import Callable, ItemsView, KeysView, Mapping, ValuesView
 from datetime import date, datetime
 from typing import Any
 
-
-
+from flask_babel import lazy_gettext as _l
 
 MAX_EXPRESSION_CHARS = 2000
 MAX_EXPRESSION_DEPTH = 100  # the interpreter recurses once per level of the syntax tree
@@ -30,7 +29,10 @@ MAX_SCRIPT_MEMORY = 256 * 2**20  # growth of the process while a script runs
 
 
 class SandboxError(ValueError):
-    """A diagram expression or script tried something the sandbox refuses."""
+    """A diagram expression or script tried something the sandbox refuses.
+
+    Its message is a lazy translation: ``str()`` renders it in the current locale when it is
+    shown, and :func:`webapp.engine.run.error_message` keeps it lazy."""
 
 
 # --- sizes -------------------------------------------------------------------------------
@@ -61,14 +63,18 @@ def footprint(value: Any, limit: int = MAX_SEQUENCE, known: Mapping[int, int] | 
     return total
 
 
+def _number_too_large() -> SandboxError:
+    return SandboxError(_l("Number too large."))
+
+
 def _too_large() -> SandboxError:
-    return SandboxError(f"value too large: more than {MAX_SEQUENCE} elements and characters")
+    return SandboxError(_l("Value too large: more than %(limit)s elements and characters.", limit=MAX_SEQUENCE))
 
 
 def bounded(value: Any) -> Any:
     """``value``, unless it is too large to write out, compare or hash in one native call."""
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
-        raise SandboxError("number too large")
+        raise _number_too_large()
     if footprint(value) > MAX_SEQUENCE:
         raise _too_large()
     return value
@@ -117,10 +123,10 @@ def _multiply(left: Any, right: Any, size: Callable[[Any], int]) -> Any:
     for seq, count in ((left, right), (right, left)):
         if isinstance(seq, _SEQUENCES) and isinstance(count, int) and count > 1:
             if size(seq) * count > MAX_SEQUENCE:
-                raise SandboxError(f"repeating a sequence {count} times would build a value of more than "
-                                  f"{MAX_SEQUENCE} elements and characters")
+                raise SandboxError(_l("Repeating a sequence %(count)s times would build a value of more than "
+                                      "%(limit)s elements and characters.", count=count, limit=MAX_SEQUENCE))
     if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
-        raise SandboxError("number too large")
+        raise _number_too_large()
     return left * right
 
 
@@ -129,14 +135,14 @@ def _binary(op: type, left: Any, right: Any, size: Callable[[Any], int] = footpr
     if op is ast.Mult:
         return _multiply(left, right, size)
     if op is ast.Mod and isinstance(left, (str, bytes)):
-        raise SandboxError("formatting text with % is not allowed; use an f-string")
+        raise SandboxError(_l("Formatting text with %(operator)s is not allowed; use an f-string.", operator="%"))
     if op is ast.Add and isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
         if size(left) + size(right) > MAX_SEQUENCE:
-            raise SandboxError(f"a value longer than {MAX_SEQUENCE} elements is not allowed")
+            raise SandboxError(_l("A value longer than %(limit)s elements is not allowed.", limit=MAX_SEQUENCE))
         return left + right
     result = _SCRIPT_BINARY[op](left, right)
     if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
-        raise SandboxError("number too large")
+        raise _number_too_large()
     return result
 
 
@@ -149,7 +155,8 @@ def _bounded_range(*args: int) -> range:
     except OverflowError:
         length = sys.maxsize
     if length > MAX_SEQUENCE:
-        raise SandboxError(f"range of {length} elements exceeds the limit of {MAX_SEQUENCE}")
+        raise SandboxError(_l("A range of %(length)s elements exceeds the limit of %(limit)s.", length=length,
+                                  limit=MAX_SEQUENCE))
     return r
 
 
@@ -161,17 +168,17 @@ def _text(value: Any = "") -> str:
 def _round(number: Any, ndigits: int | None = None) -> Any:
     """``round()``; ``round(5, -10**9)`` would compute ten to the billionth power natively."""
     if ndigits is not None and isinstance(ndigits, int) and abs(ndigits) > MAX_FORMAT_NUMBER:
-        raise SandboxError(f"round() takes at most {MAX_FORMAT_NUMBER} digits")
+        raise SandboxError(_l("The function round() takes at most %(limit)s digits.", limit=MAX_FORMAT_NUMBER))
     return round(number, ndigits)
 
 
 def _sum(values: Any, start: int | float = 0) -> Any:
     """``sum()`` of numbers; adding lists this way would copy them over and over."""
     if not isinstance(start, (int, float)):
-        raise SandboxError("sum() adds numbers only")
+        raise SandboxError(_l("The function sum() adds numbers only."))
     result = sum(values, start)
     if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
-        raise SandboxError("number too large")
+        raise _number_too_large()
     return result
 
 

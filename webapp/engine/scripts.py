@@ -11,10 +11,12 @@ import re
 import sys
 import time
 import types
-from collections.abc import Callable, ItemsView, KeysView, Mapping, ValuesView
+from collections.abc import Callable, ItemsView, KeysView, Mapping, Sequence, ValuesView
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from RestrictedPython import compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import RestrictingNodeTransformer
@@ -40,6 +42,14 @@ from .limits import (
 
 # --- scripts -----------------------------------------------------------------------------
 
+def _too_long() -> SandboxError:
+    return SandboxError(_l("A value longer than %(limit)s characters is not allowed.", limit=MAX_SEQUENCE))
+
+
+def _operator(name: str) -> Any:
+    return _l("Operator %(name)s is not allowed in scripts.", name=name)
+
+
 _ALLOWED_METHODS: dict[type, frozenset[str]] = {
     str: frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "split", "startswith", "endswith",
                     "replace", "join", "isdigit", "isalnum", "find", "count"}),
@@ -53,7 +63,7 @@ _ALLOWED_METHODS: dict[type, frozenset[str]] = {
 
 def _grown(container: list | dict, extra: int) -> None:
     if len(container) + extra > MAX_SEQUENCE:
-        raise SandboxError(f"a list or dictionary may hold at most {MAX_SEQUENCE} elements")
+        raise SandboxError(_l("A list or dictionary may hold at most %(limit)s elements.", limit=MAX_SEQUENCE))
 
 
 def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,7 +71,7 @@ def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[...
     if name == "replace":
         def replace(old: str, new: str, count: int = -1) -> str:
             if len(new) > len(old) and obj.count(old) * (len(new) - len(old)) + len(obj) > MAX_SEQUENCE:
-                raise SandboxError(f"a value longer than {MAX_SEQUENCE} characters is not allowed")
+                raise _too_long()
             return obj.replace(old, new, count)
         return replace
     if name == "join":
@@ -69,7 +79,7 @@ def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[...
             items = list(values)
             length = sum(len(i) for i in items if isinstance(i, str)) + len(obj) * max(len(items) - 1, 0)
             if length > MAX_SEQUENCE:
-                raise SandboxError(f"a value longer than {MAX_SEQUENCE} characters is not allowed")
+                raise _too_long()
             return obj.join(items)
         return join
     return method
@@ -115,7 +125,8 @@ def _collection_method(obj: list | tuple | dict, name: str, method: Callable[...
 def _guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
     allowed = _ALLOWED_METHODS.get(type(obj), frozenset())
     if name not in allowed:
-        raise SandboxError(f"attribute {name!r} of {type(obj).__name__} is not available in scripts")
+        raise SandboxError(_l("Attribute %(name)s of %(type)s is not available in scripts.", name=repr(name),
+                              type=type(obj).__name__))
     method = getattr(obj, name)
     if type(obj) is str:
         return _str_method(obj, name, method)
@@ -126,7 +137,7 @@ def _guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
 
 def _guarded_getitem(obj: Any, key: Any) -> Any:
     if not isinstance(obj, _SUBSCRIPTABLE):
-        raise SandboxError("only text, lists, tuples and dictionaries can be indexed")
+        raise SandboxError(_l("Only text, lists, tuples and dictionaries can be indexed."))
     return obj[_sink(key) if isinstance(obj, dict) else key]
 
 
@@ -154,7 +165,8 @@ class _ItemWriter:
 
 def _guarded_write(obj: Any) -> _ItemWriter:
     if type(obj) not in (list, dict):
-        raise SandboxError(f"a {type(obj).__name__} cannot be changed in scripts; only lists and dictionaries can")
+        raise SandboxError(_l("Values of type %(type)s cannot be changed in scripts; only lists and dictionaries "
+                              "can.", type=type(obj).__name__))
     return _ItemWriter(obj)
 
 
@@ -164,7 +176,7 @@ _ITERABLE = (list, tuple, dict, str, set, frozenset, range, KeysView, ValuesView
 
 def _guarded_iter(obj: Any) -> Any:
     if not isinstance(obj, _ITERABLE):
-        raise SandboxError(f"cannot iterate over {type(obj).__name__}")
+        raise SandboxError(_l("Scripts cannot iterate over values of type %(type)s.", type=type(obj).__name__))
     return iter(obj)
 
 
@@ -177,7 +189,7 @@ def _binop(op_name: str, left: Any, right: Any) -> Any:
     """Every binary operator of a script (rewritten by :class:`_ScriptPolicy`)."""
     op = getattr(ast, op_name)
     if op not in _SCRIPT_BINARY:
-        raise SandboxError(f"operator {op_name} is not allowed in scripts")
+        raise SandboxError(_operator(op_name))
     if op in (ast.BitOr, ast.BitAnd, ast.BitXor, ast.Sub) and not isinstance(left, (int, float)):
         _sink(left), _sink(right)  # set operations hash every element
     return _binary(op, left, right)
@@ -185,7 +197,7 @@ def _binop(op_name: str, left: Any, right: Any) -> Any:
 
 def _inplace(op: str, target: Any, value: Any) -> Any:
     if op not in _INPLACE:
-        raise SandboxError(f"operator {op} is not allowed in scripts")
+        raise SandboxError(_operator(op))
     return _binop(_INPLACE[op].__name__, target, value)
 
 
@@ -197,7 +209,8 @@ def _format(value: Any, conversion: int, spec: str) -> str:
     bounded(value)
     for number in re.findall(r"\d+", spec):
         if len(number) > 3 or int(number) > MAX_FORMAT_NUMBER:
-            raise SandboxError(f"f-string widths and precisions may not exceed {MAX_FORMAT_NUMBER}")
+            raise SandboxError(_l("F-string widths and precisions may not exceed %(limit)s.",
+                                  limit=MAX_FORMAT_NUMBER))
     if conversion in _CONVERSIONS:
         value = _CONVERSIONS[conversion](value)
     return format(value, spec)
@@ -205,14 +218,79 @@ def _format(value: Any, conversion: int, spec: str) -> str:
 
 def _fstring(parts: list[str]) -> str:
     if sum(len(p) for p in parts) > MAX_SEQUENCE:
-        raise SandboxError(f"a value longer than {MAX_SEQUENCE} characters is not allowed")
+        raise _too_long()
     return "".join(parts)
+
+
+# RestrictedPython's own refusals, in words a person can translate. Its wording is matched
+# (RestrictedPython 8); a refusal not listed here is shown as RestrictedPython wrote it.
+_RESTRICTED_PYTHON: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Any]]] = [
+    (re.compile(r'"(.*)" is an invalid variable name because it starts with "_"\.?'),
+     lambda m: _l('"%(name)s" is an invalid variable name because it starts with "_".', name=m[1])),
+    (re.compile(r'"(.*)" is an invalid variable name because it ends with "__roles__"\.?'),
+     lambda m: _l('"%(name)s" is an invalid variable name because it ends with "__roles__".', name=m[1])),
+    (re.compile(r'"(.*)" is a reserved name\.?'),
+     lambda m: _l('"%(name)s" is a reserved name.', name=m[1])),
+    (re.compile(r'"(.*)" is an invalid attribute name because it starts with "_"\.?'),
+     lambda m: _l('"%(name)s" is an invalid attribute name because it starts with "_".', name=m[1])),
+    (re.compile(r'"(.*)" is an invalid attribute name because it ends with "__roles__"\.?'),
+     lambda m: _l('"%(name)s" is an invalid attribute name because it ends with "__roles__".', name=m[1])),
+    (re.compile(r'"(.*)" is a restricted name, that is forbidden to access in RestrictedPython\.?'),
+     lambda m: _l('"%(name)s" is a restricted name that scripts may not use.', name=m[1])),
+    (re.compile(r"(\w+) statements are not allowed\.?"),
+     lambda m: _l("%(statement)s statements are not allowed in scripts.", statement=m[1])),
+    (re.compile(r"Exec calls are not allowed\.?"), lambda m: _l("Calls to exec are not allowed in scripts.")),
+    (re.compile(r"Eval calls are not allowed\.?"), lambda m: _l("Calls to eval are not allowed in scripts.")),
+    (re.compile(r"Unpacking in comprehensions is not allowed\.?"),
+     lambda m: _l("Unpacking in comprehensions is not allowed.")),
+    (re.compile(r"Augmented assignment of attributes is not allowed\.?"),
+     lambda m: _l("Augmented assignment of attributes is not allowed.")),
+    (re.compile(r"Augmented assignment of object items and slices is not allowed\.?"),
+     lambda m: _l("Augmented assignment of object items and slices is not allowed.")),
+]
+# How RestrictedPython reports a script that does not parse (``syntax_error_template``).
+_SYNTAX_ERROR = re.compile(r"Line (?P<line>\S+): \w+: (?P<detail>.*) at statement: (?P<statement>.*)", re.DOTALL)
+
+
+def _translatable(info: Any) -> Any:
+    """A refusal found while compiling a script, as a lazy translation where we know its wording."""
+    if not isinstance(info, str):
+        return info  # ours, already lazy
+    for pattern, message in _RESTRICTED_PYTHON:
+        match = pattern.fullmatch(info)
+        if match:
+            return message(match)
+    return info
+
+
+def _problems(errors: Sequence[Any]) -> Any:
+    """Every refusal of a script, one after another, rendered in the reader's language when shown."""
+    problems: list[Any] = []
+    for error in errors:
+        syntax = _SYNTAX_ERROR.fullmatch(error) if isinstance(error, str) else None
+        if syntax is None:
+            problems.append(error)
+        elif syntax["statement"] == "None":
+            problems.append(_l("Line %(line)s: %(problem)s", line=syntax["line"],
+                               problem=_l("Syntax error: %(detail)s", detail=syntax["detail"])))
+        else:
+            problems.append(_l("Line %(line)s: %(problem)s", line=syntax["line"],
+                               problem=_l("Syntax error: %(detail)s (at %(statement)s)", detail=syntax["detail"],
+                                          statement=syntax["statement"])))
+    if len(problems) == 1:
+        return problems[0]
+    return LazyString(lambda: " ".join(str(p) for p in problems))
 
 
 class _ScriptPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus: binary operators, comparison operands, hashed keys and
     f-strings go through the size checks above; ``**``, ``<<``, ``try``, class definitions,
     imports, ``global``/``nonlocal`` and attribute writes are refused."""
+
+    def error(self, node: ast.AST, info: Any) -> None:
+        """Record a refusal as a lazy translation (RestrictedPython writes ``Line n: info`` in English)."""
+        self.errors.append(_l("Line %(line)s: %(problem)s", line=getattr(node, "lineno", None),
+                              problem=_translatable(info)))
 
     def _call(self, name: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
         call = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
@@ -224,7 +302,7 @@ class _ScriptPolicy(RestrictingNodeTransformer):
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = self.node_contents_visit(node)
         if isinstance(node.op, (ast.Pow, ast.LShift, ast.MatMult)):
-            self.error(node, f"operator {type(node.op).__name__} is not allowed in scripts")
+            self.error(node, _operator(type(node.op).__name__))
             return node
         return self._call("_binop_", [ast.Constant(type(node.op).__name__), node.left, node.right], node)
 
@@ -268,26 +346,27 @@ class _ScriptPolicy(RestrictingNodeTransformer):
 
     def visit_Attribute(self, node: ast.Attribute) -> Any:
         if isinstance(node.ctx, (ast.Store, ast.Del)):
-            self.error(node, "changing attributes (a.b = ...) is not allowed in scripts")
+            self.error(node, _l("Changing attributes (a.b = ...) is not allowed in scripts."))
             return node
         return super().visit_Attribute(node)
 
     def visit_Try(self, node: ast.Try) -> Any:
-        self.error(node, "try/except is not allowed in scripts (a failing step must stop the script)")
+        self.error(node, _l("Try/except statements are not allowed in scripts (a failing step must stop the "
+                            "script)."))
         return node
 
     def visit_ClassDef(self, node: ast.ClassDef) -> Any:
-        self.error(node, "class definitions are not allowed in scripts")
+        self.error(node, _l("Class definitions are not allowed in scripts."))
         return node
 
     def visit_Import(self, node: ast.Import) -> Any:
-        self.error(node, "import is not allowed in scripts")
+        self.error(node, _l("Import statements are not allowed in scripts."))
         return node
 
     visit_ImportFrom = visit_Import
 
     def visit_Global(self, node: ast.Global) -> Any:
-        self.error(node, "global is not allowed in scripts")
+        self.error(node, _l("Global and nonlocal statements are not allowed in scripts."))
         return node
 
     visit_Nonlocal = visit_Global
@@ -375,26 +454,27 @@ class _Limits:
             return None
         now = time.monotonic()
         if now > self.deadline:
-            raise SandboxError(f"script exceeded its time limit of {self.seconds:g} s")
+            raise SandboxError(_l("The script exceeded its time limit of %(seconds)s s.",
+                                  seconds=f"{self.seconds:g}"))
         if self.ceiling is not None and now >= self.next_check:
             self.next_check = now + 0.01
             if (_resident_bytes() or 0) > self.ceiling:
-                raise SandboxError(f"script used more than {self.memory // 2**20} MB of memory")
+                raise SandboxError(_l("The script used more than %(mb)s MB of memory.", mb=self.memory // 2**20))
         return self
 
 
 def check_script(script: str) -> Any:
     """Compile a script under the policy; raise :class:`SandboxError` listing every refusal."""
     if not isinstance(script, str):
-        raise SandboxError("a script must be text")
+        raise SandboxError(_l("A script must be text."))
     if len(script) > MAX_SCRIPT_CHARS:
-        raise SandboxError(f"script longer than {MAX_SCRIPT_CHARS} characters")
+        raise SandboxError(_l("The script is longer than %(limit)s characters.", limit=MAX_SCRIPT_CHARS))
     try:
         result = compile_restricted_exec(script, filename="<script>", policy=_ScriptPolicy)
     except (RecursionError, MemoryError):
-        raise SandboxError("script nested too deeply") from None
+        raise SandboxError(_l("The script is nested too deeply.")) from None
     if result.errors:
-        raise SandboxError("; ".join(result.errors))
+        raise SandboxError(_problems(result.errors))
     return result.code
 
 
@@ -404,14 +484,15 @@ def _stored_data(namespace: Mapping[str, Any], functions: Mapping[str, Any]) -> 
                if not k.startswith("_") and k not in functions and isinstance(v, _DATA_TYPES)}
     size = footprint(updated, MAX_DATA_BYTES)
     if size > MAX_DATA_BYTES:
-        raise SandboxError(f"script left more than {MAX_DATA_BYTES} characters of data")
+        raise SandboxError(_l("The script left more than %(limit)s characters of data.", limit=MAX_DATA_BYTES))
     for name, value in updated.items():
         stack = [value]
         while stack:
             item = stack.pop()
             if not isinstance(item, _DATA_TYPES):
-                raise SandboxError(f"script left a {type(item).__name__} inside {name!r}; only text, numbers, "
-                                   "dates, lists and dictionaries can be stored")
+                raise SandboxError(_l("The script left a %(type)s inside %(name)s; only text, numbers, dates, lists "
+                                      "and dictionaries can be stored.", type=type(item).__name__,
+                                      name=repr(name)))
             if isinstance(item, (list, tuple, set)):
                 stack.extend(item)
             elif isinstance(item, dict):
@@ -420,9 +501,10 @@ def _stored_data(namespace: Mapping[str, Any], functions: Mapping[str, Any]) -> 
     try:
         size = len(json.dumps(updated, default=str))
     except (TypeError, ValueError) as err:
-        raise SandboxError(f"script left data that cannot be stored: {err}") from None
+        raise SandboxError(_l("The script left data that cannot be stored: %(detail)s", detail=str(err))) from None
     if size > MAX_DATA_BYTES:
-        raise SandboxError(f"script left {size} bytes of data, more than {MAX_DATA_BYTES}")
+        raise SandboxError(_l("The script left %(size)s bytes of data, more than %(limit)s.", size=size,
+                                  limit=MAX_DATA_BYTES))
     return updated
 
 
@@ -433,16 +515,16 @@ def run_script(script: str, context: dict[str, Any], functions: Mapping[str, Cal
     functions = dict(functions or {})
     clash = set(context) & set(functions)
     if clash:
-        raise SandboxError(f"task data uses the reserved name(s): {', '.join(sorted(clash))}")
+        raise SandboxError(_l("Task data uses the reserved name(s): %(names)s", names=", ".join(sorted(clash))))
     namespace: dict[str, Any] = {"__builtins__": {**_SCRIPT_BUILTINS, **functions}, **_GUARDS, **context}
     previous = sys.gettrace()
     sys.settrace(_Limits(time_limit))
     try:
         exec(code, namespace)  # noqa: S102 - compiled by RestrictedPython under _ScriptPolicy
     except RecursionError:
-        raise SandboxError("script recursed too deeply") from None
+        raise SandboxError(_l("The script recursed too deeply.")) from None
     except MemoryError:
-        raise SandboxError("script ran out of memory") from None
+        raise SandboxError(_l("The script ran out of memory.")) from None
     finally:
         sys.settrace(previous)
     updated = _stored_data(namespace, functions)

@@ -102,14 +102,14 @@ def test_a_refused_condition_is_reported_on_its_flow(app):
     bpmn = diagram(('decision == "approve"', "__import__('os').system('id') == 0"))
     element, line, message = only_problem(bpmn)
     assert (element, line) == ("flow_approved", line_of(bpmn, 'id="flow_approved"'))
-    assert "only these functions may be called" in message
+    assert "Only these functions may be called" in message
 
 
 def test_a_refused_timer_expression_is_reported_on_its_event(app):
     bpmn = diagram(('deadline("3bd")', "().__class__.__mro__"))
     element, line, message = only_problem(bpmn)
     assert (element, line) == ("approve_overdue", line_of(bpmn, 'id="approve_overdue"'))
-    assert "attribute access" in message
+    assert "Attribute access" in message
 
 
 def test_a_script_task_with_an_import_is_refused(app):
@@ -118,7 +118,7 @@ def test_a_script_task_with_an_import_is_refused(app):
     bpmn = diagram(SCRIPT_CHECK, (f"{end}    </bpmn:userTask>", f"{end}      {script}\n    </bpmn:scriptTask>"))
     element, line, message = only_problem(bpmn)
     assert (element, line) == ("check", line_of(bpmn, '<bpmn:scriptTask id="check"'))
-    assert "import is not allowed in scripts" in message
+    assert "Import statements are not allowed in scripts" in message
 
 
 def test_duplicate_ids_are_refused_with_both_lines(app):
