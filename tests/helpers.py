@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from webapp.engine.calendar import TOKYO
 
 # Wednesday 2 December 2026, 10:00 in Tokyo: a plain business day inside both demo contracts.
-DEFAULT_NOW = datetime(2026, 12, 2, 10, 0, tzinfo=TOKYO).astimezone(timezone.utc)
+DEFAULT_NOW = datetime(2026, 12, 2, 10, 0, tzinfo=TOKYO).astimezone(UTC)
 DEMO_PASSWORD = "shodaku-demo-2026"
 _CSRF = re.compile(r'name="((?:[\w-]+-)?csrf_token)" (?:type="hidden" )?value="([^"]+)"')
 
@@ -31,7 +31,7 @@ class FakeClock:
         return self.now
 
     def set(self, moment: datetime) -> datetime:
-        self.now = moment.astimezone(timezone.utc)
+        self.now = moment.astimezone(UTC)
         return self.now
 
 
@@ -86,7 +86,7 @@ class World:
     contracts: dict[str, Any]
 
     @classmethod
-    def load(cls) -> "World":
+    def load(cls) -> World:
         from webapp.extensions import db
         from webapp.models import Contract, User
 
@@ -120,3 +120,17 @@ def open_task(instance_id: int, spec_id: str | None = None):
     if spec_id:
         query = query.where(HumanTask.spec_id == spec_id)
     return db.session.scalar(query.order_by(HumanTask.id.desc()).limit(1))
+
+
+def start_copying(world, purpose: str = "参照"):
+    """Kobayashi (contractor, 税務システム) asks to use asset A-003 for another purpose; committed.
+
+    The smallest real request: its first open task is the city's ``approve`` for tanaka."""
+    from webapp import engine
+    from webapp.extensions import db
+
+    data = {"kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": purpose,
+            "handlers": ["user:kobayashi"]}
+    instance = engine.start("copying_consent", world.zei, data, world.users["kobayashi"])
+    db.session.commit()
+    return instance

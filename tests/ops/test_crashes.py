@@ -15,19 +15,17 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 
+from tests.helpers import start_copying
 from tests.ops.browser import Browser
 from tests.ops.conftest import BIN, ROOT, free_port, gunicorn, server_env
-from webapp import engine
 from webapp.extensions import db
-from webapp.models import AuditEvent, Decision, HumanTask, OutboxMessage, ProcessInstance
-
-
-def start_request(world, n: int = 0) -> ProcessInstance:
-    instance = engine.start("copying_consent", world.zei, {
-        "kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": f"参照{n}",
-        "handlers": ["user:kobayashi"]}, world.users["kobayashi"])
-    db.session.commit()
-    return instance
+from webapp.models import (
+    AuditEvent,
+    Decision,
+    HumanTask,
+    OutboxMessage,
+    ProcessInstance,
+)
 
 
 def task_of(instance: ProcessInstance) -> HumanTask:
@@ -36,7 +34,7 @@ def task_of(instance: ProcessInstance) -> HumanTask:
 
 
 def test_kill_9_in_the_middle_of_a_completion_leaves_all_or_nothing(app, world, pg_url, tmp_path, runner):
-    instance = start_request(world)
+    instance = start_copying(world)
     task = task_of(instance)
     version_before = instance.lock_version
     marker = tmp_path / "paused"
@@ -90,14 +88,14 @@ class Sink:
     def __init__(self) -> None:
         self.ids: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         self.ids.append(email.message_from_bytes(envelope.content, policy=email.policy.default)["Message-ID"])
         return "250 OK"
 
 
 def test_two_worker_processes_never_send_the_same_mail_twice(app, world, pg_url, tmp_path):
     for n in range(15):
-        start_request(world, n)  # each queues a mail to the approver
+        start_copying(world, f"参照{n}")  # each queues a mail to the approver
     queued = db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage))
     assert queued == 15
     sink, port = Sink(), free_port()
@@ -195,7 +193,7 @@ class Proxy:
 
 
 def test_database_unreachable_for_ten_seconds_gives_503_then_recovers(app, world, pg_url, tmp_path):
-    instance = start_request(world)
+    instance = start_copying(world)
     task = task_of(instance)
     url = make_url(pg_url)
     proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)

@@ -8,20 +8,13 @@ import zipfile
 
 import sqlalchemy as sa
 
-from tests.helpers import open_task
+from tests.helpers import open_task, start_copying
 from webapp import engine
 from webapp.extensions import db
 from webapp.models import AuditEvent, HumanTask, ProcessInstance
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 
-
-def start_request(world):
-    data = {"kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": "参照",
-            "handlers": ["user:kobayashi"]}
-    instance = engine.start("copying_consent", world.zei, data, world.users["kobayashi"])
-    db.session.commit()
-    return instance
 
 
 def test_healthz_answers_without_login(client):
@@ -30,7 +23,7 @@ def test_healthz_answers_without_login(client):
 
 
 def test_check_finds_an_inbox_that_disagrees_with_the_workflow(runner, world):
-    instance = start_request(world)
+    instance = start_copying(world)
     ok = runner.invoke(args=["check"])
     assert ok.exit_code == 0 and "consistent" in ok.output
     task = open_task(instance.id)
@@ -57,7 +50,7 @@ def test_login_throttling_after_repeated_failures(client, clock):
 
 
 def test_audit_chain_detects_a_changed_row(runner, world):
-    start_request(world)
+    start_copying(world)
     assert runner.invoke(args=["verify-audit"]).exit_code == 0
     target = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "request_submitted"))
     db.session.execute(sa.update(AuditEvent).where(AuditEvent.id == target.id)
@@ -68,7 +61,7 @@ def test_audit_chain_detects_a_changed_row(runner, world):
 
 
 def test_audit_chain_detects_a_deleted_row(runner, world):
-    start_request(world)
+    start_copying(world)
     victim = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq).offset(2).limit(1))
     db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id == victim.id))
     db.session.commit()
@@ -112,7 +105,7 @@ def test_evidence_export_holds_every_record_of_the_contract_with_a_manifest(clie
 
 
 def test_projection_rows_never_outlive_their_workflow(world):
-    instance = start_request(world)
+    instance = start_copying(world)
     engine.complete(open_task(instance.id).id, {"decision": "approve"}, world.users["tanaka"])
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(HumanTask)

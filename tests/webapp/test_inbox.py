@@ -6,17 +6,9 @@ import re
 
 import pytest
 
-from tests.helpers import open_task
+from tests.helpers import open_task, start_copying
 from webapp import engine
 from webapp.extensions import db
-
-
-def start_request(world, purpose="参照"):
-    data = {"kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": purpose,
-            "handlers": ["user:kobayashi"]}
-    instance = engine.start("copying_consent", world.zei, data, world.users["kobayashi"])
-    db.session.commit()
-    return instance
 
 
 def references(html: str) -> list[str]:
@@ -27,11 +19,11 @@ def references(html: str) -> list[str]:
 
 def test_counts_sort_search_and_paging(app, client, world, clock):
     app.config["INBOX_PAGE_SIZE"] = 2
-    first = start_request(world, "課税資料の参照")
+    first = start_copying(world, "課税資料の参照")
     clock.advance(days=1)
-    second = start_request(world, "設計書の参照")
+    second = start_copying(world, "設計書の参照")
     clock.advance(days=1)
-    third = start_request(world, "手順書の参照")
+    third = start_copying(world, "手順書の参照")
     client.login("tanaka")
     page = client.get("/").get_data(as_text=True)
     assert references(page) == [first.reference, second.reference]  # soonest due first, two per page
@@ -46,7 +38,7 @@ def test_counts_sort_search_and_paging(app, client, world, clock):
 
 
 def test_assigned_to_me_shows_the_requesters_correction(client, world):
-    instance = start_request(world)
+    instance = start_copying(world)
     engine.complete(open_task(instance.id).id, {"decision": "send_back", "comment": "修正"}, world.users["tanaka"])
     db.session.commit()
     client.login("kobayashi")
@@ -58,7 +50,7 @@ def test_assigned_to_me_shows_the_requesters_correction(client, world):
 
 
 def test_done_tasks_are_listed_with_their_status(client, world):
-    instance = start_request(world)
+    instance = start_copying(world)
     engine.complete(open_task(instance.id).id, {"decision": "approve"}, world.users["tanaka"])
     db.session.commit()
     client.login("tanaka")

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from tests.helpers import open_task
+from tests.helpers import open_task, start_copying
 from webapp import engine, notifications, worker
 from webapp.engine.calendar import TOKYO
 from webapp.extensions import db
@@ -23,7 +23,7 @@ class Sink:
         self.messages: list[email.message.EmailMessage] = []
         self.recipients: list[list[str]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"
@@ -54,16 +54,9 @@ def smtp(smtp_port):
     controller.stop()
 
 
-def start_request(world):
-    data = {"kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": "設計書の参照",
-            "handlers": ["user:kobayashi"]}
-    instance = engine.start("copying_consent", world.zei, data, world.users["kobayashi"])
-    db.session.commit()
-    return instance
-
 
 def test_new_tasks_are_mailed_to_the_approvers_in_japanese(app, world, smtp):
-    instance = start_request(world)
+    instance = start_copying(world, "設計書の参照")
     result = worker.run_once()
     assert result["sent"] == 1
     (message,) = smtp.messages
@@ -77,14 +70,14 @@ def test_new_tasks_are_mailed_to_the_approvers_in_japanese(app, world, smtp):
 def test_mail_follows_the_recipients_language(app, world, smtp):
     world.users["tanaka"].locale = "en"
     db.session.commit()
-    start_request(world)
+    start_copying(world, "設計書の参照")
     worker.run_once()
     assert smtp.messages[0]["Subject"].startswith("[Shodaku] New task")
 
 
 def test_an_smtp_outage_delays_mail_and_recovery_sends_each_once(app, world, clock, smtp_port):
     for _ in range(3):
-        start_request(world)
+        start_copying(world, "設計書の参照")
     down = worker.run_once()
     assert down["sent"] == 0 and down["failed"] == 3
     queued = db.session.scalars(sa.select(OutboxMessage)).all()
@@ -119,7 +112,7 @@ def test_preferences_at_once_digest_never(app, world, clock, smtp):
     notifications.set_preferences(tanaka, {"task_created": "digest"})
     notifications.set_preferences(world.users["kobayashi"], {"request_approved": "none"})
     db.session.commit()
-    instance = start_request(world)
+    instance = start_copying(world, "設計書の参照")
     worker.run_once()
     assert smtp.messages == []  # tanaka waits for the digest
     engine.complete(open_task(instance.id).id, {"decision": "approve"}, tanaka)
@@ -134,9 +127,9 @@ def test_the_daily_digest_lists_open_and_overdue_tasks_once_a_business_day(app, 
     notifications.set_preferences(world.users["tanaka"], {"task_created": "digest", "task_overdue": "digest",
                                                           "task_escalated": "digest"})
     db.session.commit()
-    first = start_request(world)
+    first = start_copying(world, "設計書の参照")
     clock.set(datetime(2026, 12, 8, 8, 0, tzinfo=TOKYO))  # Tuesday, before 8:30: first is overdue
-    start_request(world)
+    start_copying(world, "設計書の参照")
     worker.run_once()
     assert smtp.messages == []
     clock.set(datetime(2026, 12, 8, 8, 31, tzinfo=TOKYO))
@@ -155,7 +148,7 @@ def test_the_daily_digest_lists_open_and_overdue_tasks_once_a_business_day(app, 
 
 
 def test_the_task_page_shows_who_was_notified_and_when(app, world, clock, smtp):
-    instance = start_request(world)
+    instance = start_copying(world, "設計書の参照")
     clock.advance(minutes=5)
     worker.run_once()
     client = app.test_client()

@@ -5,22 +5,14 @@ import threading
 
 import sqlalchemy as sa
 
-from tests.helpers import open_task
+from tests.helpers import open_task, start_copying
 from webapp import accounts, engine
 from webapp.extensions import db
 from webapp.models import AuditEvent, Decision, HumanTask
 
 
-def _start(world):
-    data = {"kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": "参照",
-            "handlers": ["user:kobayashi"]}
-    instance = engine.start("copying_consent", world.zei, data, world.users["kobayashi"])
-    db.session.commit()
-    return instance
-
-
 def test_the_slower_approver_gets_409_naming_the_winner(app, world):
-    instance = _start(world)
+    instance = start_copying(world)
     task = open_task(instance.id, "approve")
     first, second = app.test_client(), app.test_client()
     first.login("tanaka")
@@ -41,7 +33,7 @@ def test_the_slower_approver_gets_409_naming_the_winner(app, world):
 def test_api_loser_gets_a_json_conflict(app, client, world):
     from webapp.auth import tokens
 
-    instance = _start(world)
+    instance = start_copying(world)
     task = open_task(instance.id, "approve")
     _row, token = tokens.create(world.users["tanaka"], "t")
     db.session.commit()
@@ -62,7 +54,7 @@ def test_truly_concurrent_completions_leave_one_decision(app, world):
                                       roles=["city_approver@dept:D-SHIMINZEI"])
         helpers.append(helper.id)
     db.session.commit()
-    instance = _start(world)
+    instance = start_copying(world)
     task_id = open_task(instance.id, "approve").id
     barrier = threading.Barrier(len(helpers))
     outcomes: list[str] = []

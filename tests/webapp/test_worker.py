@@ -12,25 +12,17 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import open_task
-from webapp import engine, worker
+from tests.helpers import open_task, start_copying
+from webapp import worker
 from webapp.engine.calendar import TOKYO
 from webapp.extensions import db
 from webapp.models import AuditEvent, OutboxMessage, ProcessInstance
 
 
-def start_request(world):
-    data = {"kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-003"), "purpose": "参照",
-            "handlers": ["user:kobayashi"]}
-    instance = engine.start("copying_consent", world.zei, data, world.users["kobayashi"])
-    db.session.commit()
-    return instance
-
-
 def test_a_task_filed_on_the_friday_before_a_holiday_is_due_after_it(world, clock):
     # Friday 20 November 2026; Monday 23 November is 勤労感謝の日: 3 business days = Thursday 26th.
     clock.set(datetime(2026, 11, 20, 16, 0, tzinfo=TOKYO))
-    instance = start_request(world)
+    instance = start_copying(world)
     due = open_task(instance.id).due_at.astimezone(TOKYO)
     assert (due.date().isoformat(), due.hour, due.minute) == ("2026-11-26", 17, 15)
 
@@ -41,7 +33,7 @@ def test_a_closed_day_added_by_the_administrator_moves_new_deadlines(client, wor
     assert added.status_code == 302
     refused = client.submit("/admin/calendar", {"day": "2026-12-03", "reason": "二重"})
     assert refused.status_code == 400
-    instance = start_request(world)
+    instance = start_copying(world)
     # Wednesday 2 December: Thursday is closed, so Friday, Monday, Tuesday: due Tuesday 8 December.
     assert open_task(instance.id).due_at.astimezone(TOKYO).date().isoformat() == "2026-12-08"
     client.logout()
@@ -50,7 +42,7 @@ def test_a_closed_day_added_by_the_administrator_moves_new_deadlines(client, wor
 
 
 def test_nothing_due_reads_only_the_index(app, world, clock):
-    start_request(world)
+    start_copying(world)
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args):
@@ -68,9 +60,9 @@ def test_nothing_due_reads_only_the_index(app, world, clock):
 
 
 def test_overdue_filter_badges_and_the_administrators_overview(client, world, clock):
-    late = start_request(world)
+    late = start_copying(world)
     clock.advance(days=6)  # past the first deadline
-    fresh = start_request(world)
+    fresh = start_copying(world)
     client.login("tanaka")
     page = client.get("/?overdue=1").get_data(as_text=True)
     assert late.reference in page and fresh.reference not in page
@@ -84,7 +76,7 @@ def test_overdue_filter_badges_and_the_administrators_overview(client, world, cl
 def test_two_workers_never_fire_the_same_timer_twice(app, world, clock, backend):
     if backend != "postgresql":
         pytest.skip("several workers rely on PostgreSQL's FOR UPDATE SKIP LOCKED; on SQLite run one worker")
-    instances = [start_request(world) for _ in range(12)]
+    instances = [start_copying(world) for _ in range(12)]
     clock.set(open_task(instances[0].id).due_at + timedelta(minutes=1))
     barrier = threading.Barrier(2)
     results: list[dict] = []
@@ -130,7 +122,7 @@ def test_the_worker_process_stops_cleanly_on_sigterm(db_url, tmp_path):
 
 
 def test_worker_once_prints_what_it_did(runner, world, clock):
-    start_request(world)
+    start_copying(world)
     clock.advance(days=6)
     result = runner.invoke(args=["worker", "--once"])
     assert result.exit_code == 0 and "timers=1" in result.output
@@ -139,7 +131,7 @@ def test_worker_once_prints_what_it_did(runner, world, clock):
 
 def test_a_failing_timer_step_is_contained_recorded_and_retried_later(app, world, clock, monkeypatch):
     """One broken instance must not hold back the others' timers or the mail."""
-    broken, healthy = start_request(world), start_request(world)
+    broken, healthy = start_copying(world), start_copying(world)
     import handlers
     from handlers import HandlerError
 
