@@ -261,16 +261,16 @@ def sweep(app, clock, world: World, expected: int) -> dict[str, Any]:
         max_outbox = db.session.scalar(sa.select(sa.func.max(OutboxMessage.id))) or 0
         clock.set(SWEEP_END + timedelta(seconds=1))
         timer_time = [0.0]
-        original = actions.fire_due_timers
+        original = actions.fire_timers_of
 
-        def timed_fire(now, *, limit=500):
+        def timed_fire(instance_id, now):
             t = time.perf_counter()
             try:
-                return original(now, limit=limit)
+                return original(instance_id, now)
             finally:
                 timer_time[0] += time.perf_counter() - t
 
-        engine_pkg.fire_due_timers = timed_fire  # instrumentation only: the worker looks it up per call
+        engine_pkg.fire_timers_of = timed_fire  # instrumentation only: the worker looks it up per instance
         turns, fired, sent, failed = 0, 0, 0, 0
         t0 = time.perf_counter()
         try:
@@ -283,7 +283,7 @@ def sweep(app, clock, world: World, expected: int) -> dict[str, Any]:
                 if result["timers"] == 0:
                     break
         finally:
-            del engine_pkg.fire_due_timers
+            del engine_pkg.fire_timers_of
         total = time.perf_counter() - t0
         escalated_after = db.session.scalar(sa.select(sa.func.count()).select_from(HumanTask)
                                             .where(HumanTask.status == "open", HumanTask.escalation_level > 0))
@@ -303,6 +303,7 @@ def sweep(app, clock, world: World, expected: int) -> dict[str, Any]:
         "other_s": round(commit_time, 2), "worker_turns": turns, "mail_attempted": sent + failed,
         "audit_events_added": audit_new, "outbox_rows_added": outbox_new,
         "load1": round(os.getloadavg()[0], 2),
-        "what": "worker.run_once() until no timer fires; timers_s = engine.fire_due_timers (load, fire, escalate "
-                "handler, save, projection); the rest = commits per batch, digest check, mail attempts (200 a turn)",
+        "what": "worker.run_once() until no timer fires; timers_s = the sum of engine.fire_timers_of over every "
+                "instance (lock and load, fire, escalate handler, save, projection); the rest = engine.due_instances, "
+                "one commit per instance, digest check, mail attempts (200 a turn)",
     }

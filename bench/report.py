@@ -122,7 +122,7 @@ def table(r: dict[str, Any]) -> str:
     s = r.get("sweep")
     if s:
         lines.append(f"  {'sweep_s':<30} {s['total_s']:>9.2f} s for {s['tasks_escalated']:,} escalations: "
-                     f"{s['per_task_total_ms']:.2f} ms/task ({s['per_task_ms']:.2f} in fire_due_timers), "
+                     f"{s['per_task_total_ms']:.2f} ms/task ({s['per_task_ms']:.2f} in fire_timers_of), "
                      f"load={s['load1']}")
     tp = r.get("throughput")
     if tp and "approvals_per_s" in tp:
