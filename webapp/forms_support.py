@@ -30,10 +30,13 @@ def submit(schema: dict[str, Any] | None, action: Callable[[Any], Any], *,
     Call it only once the person is known to be allowed to submit (uploads are stored
     first). Returns ``(result, None)`` on success, or ``(None, state)`` to re-render with the
     messages, the values typed and the files already uploaded. The caller commits on success.
+    Without a new upload nothing is committed here: a commit expires every row the view
+    loaded, and the action would read them all again.
     """
     schema = schema or {}
     staged, refusals = storage.stage(schema, request.form, request.files, current_user)
-    db.session.commit()
+    if _files_posted(schema) > len(refusals):  # every posted file is either stored or refused
+        db.session.commit()
     data = request.form.copy()
     for name, ids in staged.items():
         data.setlist(name, ids)
@@ -46,6 +49,11 @@ def submit(schema: dict[str, Any] | None, action: Callable[[Any], Any], *,
         state = FormState(values=formschema.coerce(schema, data, from_html=True), errors=err.errors)
         state.files = {name: _attachments(ids, instance_id) for name, ids in staged.items()}
         return None, state
+
+
+def _files_posted(schema: dict[str, Any]) -> int:
+    return sum(1 for name in storage.attachment_fields(schema) for upload in request.files.getlist(name)
+               if upload and upload.filename)
 
 
 def state_for(schema: dict[str, Any] | None, values: dict[str, Any], instance_id: int | None = None) -> FormState:

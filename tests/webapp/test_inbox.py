@@ -5,10 +5,12 @@ import io
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from tests.helpers import open_task, start_copying
 from webapp import engine
 from webapp.extensions import db
+from webapp.models.workflow import DONE
 
 
 def references(html: str) -> list[str]:
@@ -56,6 +58,26 @@ def test_done_tasks_are_listed_with_their_status(client, world):
     client.login("tanaka")
     assert instance.reference not in client.get("/").get_data(as_text=True)
     assert instance.reference in client.get("/?status=completed").get_data(as_text=True)
+
+
+def test_a_decision_without_files_is_one_transaction(client, world):
+    """Only a new upload is committed ahead of the decision (so it survives a refusal)."""
+    instance = start_copying(world)
+    task = open_task(instance.id)
+    client.login("tanaka")
+    form = {"decision": "approve", **client.csrf_fields(f"/tasks/{task.id}")}
+    commits: list[object] = []
+
+    def count(session) -> None:
+        commits.append(session)
+
+    sa.event.listen(db.session, "after_commit", count)
+    try:
+        response = client.post(f"/tasks/{task.id}", data=form, content_type="multipart/form-data")
+    finally:
+        sa.event.remove(db.session, "after_commit", count)
+    assert response.status_code == 302
+    assert task.status == DONE and len(commits) == 1
 
 
 @pytest.fixture
