@@ -1,9 +1,6 @@
 """Views of requests, written consents, attachments and the copy register."""
 from __future__ import annotations
 
-import hashlib
-import io
-
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -166,10 +163,13 @@ def export_contract(contract_id: int):
         abort(404)
     if not access.scope_for(current_user).sees_all:
         abort(403)
-    data = export.build(contract, current_user)
+    package = export.build(contract, current_user)
+    size, sha256 = export.fingerprint(package)
     audit.record("evidence_exported", actor_id=current_user.id, contract_id=contract.id,
-                 detail={"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+                 detail={"bytes": size, "sha256": sha256})
     db.session.commit()
     stamp = to_tokyo(clock.now()).strftime("%Y%m%d-%H%M")
-    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
-                     download_name=f"evidence-{contract.number}-{stamp}.zip", max_age=0)
+    response = send_file(package, mimetype="application/zip", as_attachment=True,
+                         download_name=f"evidence-{contract.number}-{stamp}.zip", max_age=0)
+    response.content_length = size
+    return response
