@@ -296,6 +296,7 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
     instance.state = store.dumps(workflow)
     instance.serializer_version = store.SERIALIZER_VERSION
     instance.next_timer_at = run.next_timer_at(workflow)
+    instance.path = run.completed_steps(workflow)  # the instance diagram reads it, never the state
     instance.updated_at = now
     if workflow.is_completed() and instance.status == RUNNING:
         instance.status = COMPLETED

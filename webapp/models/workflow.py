@@ -74,6 +74,9 @@ class ProcessInstance(db.Model):
     # Incremented each time the requester (re)submits; decisions name the version they saw.
     request_version: so.Mapped[int] = so.mapped_column(default=0)
     request_data: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    # BPMN ids the workflow completed, in completion order (repeats for loops), written with the
+    # state on every save so the instance diagram needs no workflow JSON (DESIGN rule 3).
+    path: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     completed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
