@@ -35,7 +35,8 @@ from .scripting import closed_days, diagram_functions, script_engine
 logger = logging.getLogger(__name__)
 
 
-def _specs(definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
+def specs_of(definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
+    """The version's parsed specs (cached per sha256, DESIGN rule 5)."""
     return store.specs_for(definition.sha256, definition.bpmn, definition.key, current_app.config["BPMN_MAX_BYTES"])
 
 
@@ -99,7 +100,7 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
     db.session.add(instance)
     db.session.flush()
     storage.bind(form_for(definition, start_task) or {}, data, instance, user)
-    spec, subprocess_specs = _specs(definition)
+    spec, subprocess_specs = specs_of(definition)
     engine = script_engine(instance=instance, actor_id=user.id, now=now, notify=notifications.notifier(instance))
     workflow = run.new_workflow(spec, subprocess_specs, engine, {
         "requester": user.username, "contract_number": contract.number,
@@ -193,7 +194,7 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
     data = _validated(definition, task.spec_id, raw, ctx, from_html)
     storage.bind(form_for(definition, task.spec_id) or {}, data, instance, user)
     now = clock.now()
-    spec, subprocess_specs = _specs(definition)
+    spec, subprocess_specs = specs_of(definition)
     meta = definition.task_meta(task.spec_id)
     decision = None
     if meta.get("decision"):
@@ -258,7 +259,7 @@ def fire_timers_of(instance_id: int, now: datetime) -> int:
     if instance is None:
         return 0
     definition = instance.definition
-    spec, subprocess_specs = _specs(definition)
+    spec, subprocess_specs = specs_of(definition)
     workflow = store.loads(instance.state, spec, subprocess_specs)
     workflow.script_engine = script_engine(instance=instance, actor_id=None, now=now,
                                            notify=notifications.notifier(instance))
