@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from .. import guardrails
+from .. import engine, guardrails
 from ..engine import parse
 from ..engine.errors import EngineError
 from ..engine.xmlsafe import UnsafeXml, read_xml
@@ -50,16 +50,11 @@ def identify(bpmn: bytes) -> Identity:
     return Identity(meta["key"], meta["name"])
 
 
-def wrong_process(found: str, key: str) -> Any:
-    return _l("This editor is for the process %(key)s, but the diagram's process id is %(other)s. Change the id "
-              "back, or upload the file as a new process.", key=repr(key), other=repr(found))
-
-
 def require_process(bpmn: bytes, key: str) -> Identity:
     """:raise DesignRefused: as :func:`identify`, or the diagram is another process"""
     identity = identify(bpmn)
     if identity.key != key:
-        raise DesignRefused(wrong_process(identity.key, key))
+        raise DesignRefused(engine.wrong_process(identity.key, key).message)
     return identity
 
 

@@ -11,6 +11,7 @@ import inspect
 import logging
 from typing import Any
 
+from flask import g
 from flask_babel import gettext as _
 
 import handlers
@@ -20,13 +21,16 @@ from ..engine import parse
 from ..engine.errors import DiagramInvalid
 from ..models import ProcessDefinition, User
 from ..roles import LANE_ROLES, ROLES
-from . import drafts, intake
+from . import drafts
 
 logger = logging.getLogger(__name__)
 
 
-def _wrong_process(found: str, key: str) -> parse.Problem:
-    return parse.Problem(found, intake.wrong_process(found, key))
+def _forms() -> dict[str, Any]:
+    """The form catalog, read from disk once per request (or CLI command)."""
+    if "designer_forms" not in g:
+        g.designer_forms = processes.load_forms()
+    return g.designer_forms
 
 
 def validate(bpmn: bytes, key: str) -> list[parse.Problem]:
@@ -35,10 +39,8 @@ def validate(bpmn: bytes, key: str) -> list[parse.Problem]:
     The engine checks the guardrails only once everything else is right; the designer shows
     them at once whenever the graph could be read, so the owner fixes everything in one go.
     """
-    parsed = engine.validate(bpmn, processes.load_forms(), policy_check=guardrails.check)
+    parsed = engine.validate(bpmn, _forms(), policy_check=guardrails.check, expected_key=key)
     problems = list(parsed.problems)
-    if parsed.key and parsed.key != key:
-        problems.insert(0, _wrong_process(parsed.key, key))
     if parsed.meta and parsed.problems:
         known = {(p.element_id, str(p.message)) for p in problems}
         problems.extend(p for p in guardrails.check(parsed.meta) if (p.element_id, str(p.message)) not in known)
@@ -48,17 +50,12 @@ def validate(bpmn: bytes, key: str) -> list[parse.Problem]:
 def deploy(bpmn: bytes, key: str, user: User, note: str) -> tuple[ProcessDefinition, bool]:
     """Deploy the editor's diagram as the next version of ``key``; the user's draft goes.
 
-    :raise DiagramInvalid: every problem, guardrails included (nothing stored)
+    :raise DiagramInvalid: every problem, guardrails included (nothing stored); a diagram of
+        another process is one of them
     """
     try:
-        identity = intake.identify(bpmn)
-    except intake.DesignRefused as err:
-        raise DiagramInvalid([parse.Problem("", err.message)]) from None
-    if identity.key != key:
-        raise DiagramInvalid([_wrong_process(identity.key, key)])
-    try:
-        definition, created = engine.deploy(bpmn, processes.load_forms(), user=user, note=note,
-                                            policy_check=guardrails.check)
+        definition, created = engine.deploy(bpmn, _forms(), user=user, note=note, policy_check=guardrails.check,
+                                            expected_key=key)
     except DiagramInvalid as err:  # list everything, guardrails included, as Validate would
         raise DiagramInvalid(validate(bpmn, key) or err.problems) from None
     drafts.discard(user, key)
@@ -86,5 +83,5 @@ def catalog() -> dict[str, Any]:
         "roles": [{"key": k, "label": str(r.label)} for k, r in ROLES.items() if k in LANE_ROLES],
         "handlers": [{"name": name, "doc": (inspect.getdoc(fn) or "").split("\n")[0]}
                      for name, fn in sorted(handlers.REGISTRY.items())],
-        "forms": sorted(processes.load_forms()),
+        "forms": sorted(_forms()),
     }

@@ -72,9 +72,15 @@ def specs_for(sha256: str, bpmn: bytes, key: str, max_bytes: int) -> tuple[Any, 
         if sha256 in _SPECS:
             _SPECS.move_to_end(sha256)
             return _SPECS[sha256]
-    specs = build_specs(read_xml(bpmn, max_bytes), key)
+    return remember(sha256, build_specs(read_xml(bpmn, max_bytes), key))
+
+
+def remember(sha256: str, specs: tuple[Any, dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """Cache the specs of the BPMN whose sha256 is given: deploy hands over those it built while
+    validating, so a new version is not parsed again on its first run. Keeps specs already cached."""
     with _LOCK:
-        _SPECS[sha256] = specs
+        specs = _SPECS.setdefault(sha256, specs)
+        _SPECS.move_to_end(sha256)
         while len(_SPECS) > _CACHE_SIZE:
             _SPECS.popitem(last=False)
     return specs

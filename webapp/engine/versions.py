@@ -26,21 +26,40 @@ from .xmlsafe import UnsafeXml, read_xml
 logger = logging.getLogger(__name__)
 
 
-def validate(bpmn: bytes, forms: Mapping[str, Any], *, policy_check: Any = None) -> parse.Parsed:
+def validate(bpmn: bytes, forms: Mapping[str, Any], *, policy_check: Any = None,
+             expected_key: str | None = None) -> parse.Parsed:
     """Parse and check a diagram; never raises for a diagram's faults, lists them instead.
 
     ``policy_check(meta) -> list[Problem]`` adds the guardrails of the process, when given.
+    ``expected_key``: the process being edited; a diagram of another process is a problem, listed first.
     """
+    return _checked(bpmn, forms, policy_check, expected_key)[0]
+
+
+def wrong_process(found: str, key: str) -> parse.Problem:
+    """The diagram's process id is not the process the designer is editing."""
+    return parse.Problem(found, _l("This editor is for the process %(key)s, but the diagram's process id is %(other)s. "
+                                   "Change the id back, or upload the file as a new process.",
+                                   key=repr(key), other=repr(found)))
+
+
+def _checked(bpmn: bytes, forms: Mapping[str, Any], policy_check: Any,
+             expected_key: str | None) -> tuple[parse.Parsed, Any]:
+    """:func:`validate`, plus the specs SpiffWorkflow built on the way (None if it refused them),
+    so that deploy caches those rather than parsing the diagram again."""
     try:
         root = read_xml(bpmn, current_app.config["BPMN_MAX_BYTES"])
     except UnsafeXml as err:
-        return parse.Parsed("", "", {}, None, [parse.Problem("", err.args[0], line=getattr(err, "line", None))])
+        return parse.Parsed("", "", {}, None, [parse.Problem("", err.args[0], line=getattr(err, "line", None))]), None
     meta, problems = parse.describe(root)
     if not meta:
-        return parse.Parsed("", "", {}, root, problems)
+        return parse.Parsed("", "", {}, root, problems), None
     parsed = parse.Parsed(meta["key"], meta["name"], meta, root, problems)
+    if expected_key is not None and parsed.key != expected_key:
+        parsed.problems.insert(0, wrong_process(parsed.key, expected_key))
+    specs = None
     try:
-        parse.build_specs(root, meta["key"])
+        specs = parse.build_specs(root, meta["key"])
     except ValidationException as err:
         parsed.problems.append(parse.spiff_problem(err))
     except SpiffWorkflowException as err:
@@ -50,7 +69,7 @@ def validate(bpmn: bytes, forms: Mapping[str, Any], *, policy_check: Any = None)
                                        functions=diagram_functions(clock.now())))
     if policy_check is not None and not parsed.problems:
         parsed.problems.extend(policy_check(meta))
-    return parsed
+    return parsed, specs
 
 
 def forms_used(meta: Mapping[str, Any], forms: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,12 +78,13 @@ def forms_used(meta: Mapping[str, Any], forms: Mapping[str, Any]) -> dict[str, A
 
 
 def deploy(bpmn: bytes, forms: Mapping[str, Any], *, user: User | None, note: str = "",
-           policy_check: Any = None) -> tuple[ProcessDefinition, bool]:
+           policy_check: Any = None, expected_key: str | None = None) -> tuple[ProcessDefinition, bool]:
     """Store a new version unless the newest one is byte-identical (with its forms).
 
-    Returns ``(definition, created)``. Raises :class:`DiagramInvalid` listing every problem.
+    Returns ``(definition, created)``. Raises :class:`DiagramInvalid` listing every problem
+    (``policy_check`` and ``expected_key`` as for :func:`validate`).
     """
-    parsed = validate(bpmn, forms, policy_check=policy_check)
+    parsed, specs = _checked(bpmn, forms, policy_check, expected_key)
     if parsed.problems:
         raise DiagramInvalid(parsed.problems)
     sha = hashlib.sha256(bpmn).hexdigest()
@@ -83,7 +103,7 @@ def deploy(bpmn: bytes, forms: Mapping[str, Any], *, user: User | None, note: st
         db.session.flush()
     except sa.exc.IntegrityError as err:  # the same (key, version) just taken by a concurrent deploy
         raise VersionConflict() from err
-    store.specs_for(sha, bpmn, parsed.key, current_app.config["BPMN_MAX_BYTES"])
+    store.remember(sha, specs)
     audit.record("process_deployed", actor_id=user.id if user else None,
                  detail={"key": parsed.key, "version": version, "sha256": sha, "note": note})
     logger.info("deployed %s v%s (%s) by %s", parsed.key, version, sha[:12], user.id if user else "system")
