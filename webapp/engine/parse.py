@@ -23,6 +23,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR
 
+from ..models.workflow import HumanTask, ProcessDefinition, ProcessInstance
 from . import sandbox
 from .calendar import parse_due
 from .timers import ShodakuParser, duration, fire_time
@@ -382,12 +383,19 @@ def check(meta: Mapping[str, Any], *, roles: Collection[str], handlers: Collecti
     return problems
 
 
+# Where what a diagram names is stored, read off the columns so the checks follow the schema.
+KEY_LENGTH = ProcessDefinition.__table__.c.key.type.length  # the refusal's wording says 80
+PROCESS_NAME_LENGTH = ProcessDefinition.__table__.c.name.type.length
+ELEMENT_ID_LENGTH = HumanTask.__table__.c.spec_id.type.length
+ELEMENT_NAME_LENGTH = HumanTask.__table__.c.title.type.length
+OUTCOME_LENGTH = ProcessInstance.__table__.c.outcome.type.length
 PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
-KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+KEY = re.compile(rf"^[A-Za-z][A-Za-z0-9_]{{0,{KEY_LENGTH - 1}}}$")
 
 
 def _check_sizes(meta: Mapping[str, Any]) -> list[Problem]:
-    """What a diagram names must fit where it is stored (request numbers, inbox titles)."""
+    """What a diagram names must fit where it is stored (request numbers, inbox titles, how a
+    request ended): too long would fail at flush on PostgreSQL, as a 500 for every run."""
     problems: list[Problem] = []
     key, line = meta["key"], meta.get("line")
     if not KEY.match(key):
@@ -396,12 +404,18 @@ def _check_sizes(meta: Mapping[str, Any]) -> list[Problem]:
     if not PREFIX.match(meta.get("reference_prefix", "")):
         problems.append(Problem(key, _l("The process property 'reference_prefix' must be 1 to 10 capital letters or "
                                         "digits, starting with a letter (e.g. CPY)."), line=line))
-    if len(meta.get("name", "")) > 200:
-        problems.append(Problem(key, _l("The process name is longer than %(n)s characters.", n=200), line=line))
+    if len(meta.get("name", "")) > PROCESS_NAME_LENGTH:
+        problems.append(Problem(key, _l("The process name is longer than %(n)s characters.", n=PROCESS_NAME_LENGTH),
+                                line=line))
     for node_id, node in meta["nodes"].items():
-        if len(node_id) > 120 or len(node.get("name", "")) > 300:
+        if len(node_id) > ELEMENT_ID_LENGTH or len(node.get("name", "")) > ELEMENT_NAME_LENGTH:
             problems.append(Problem(node_id, _l("The element id (at most %(i)s characters) or name (at most %(n)s) "
-                                                "is too long.", i=120, n=300), line=node.get("line")))
+                                                "is too long.", i=ELEMENT_ID_LENGTH, n=ELEMENT_NAME_LENGTH),
+                                    line=node.get("line")))
+        if node["type"] == "endEvent" and len(node.get("properties", {}).get("outcome", "")) > OUTCOME_LENGTH:
+            problems.append(Problem(node_id, _l("The end event's property 'outcome' is longer than %(n)s "
+                                                "characters.", n=OUTCOME_LENGTH), name=node.get("name", ""),
+                                    line=node.get("line")))
     return problems
 
 

@@ -266,3 +266,15 @@ def test_a_reference_prefix_that_could_not_be_stored_is_refused(app, prefix):
     with force_locale("en"):
         messages = [str(p.message) for p in versions.validate(bpmn, processes.load_forms()).problems]
     assert any("reference_prefix" in m for m in messages), messages
+
+
+def test_an_end_event_outcome_that_could_not_be_stored_is_refused(app):
+    """The outcome becomes the request's outcome (40 characters): longer would fail every run ending there."""
+    fits = diagram(('<bpmn:endEvent id="end_approved">', '<bpmn:endEvent id="end_approved"><bpmn:extensionElements>'
+                    f'<spiffworkflow:properties><spiffworkflow:property name="outcome" value="{"a" * 40}" />'
+                    '</spiffworkflow:properties></bpmn:extensionElements>'))
+    assert problems(fits) == []
+    bpmn = fits.replace(b'"' + b"a" * 40 + b'"', b'"' + b"a" * 41 + b'"')
+    element, line, message = only_problem(bpmn)
+    assert (element, line) == ("end_approved", line_of(bpmn, '<bpmn:endEvent id="end_approved">'))
+    assert "outcome" in message and "40" in message
