@@ -234,6 +234,22 @@ def test_a_new_flow_without_its_own_policy_still_gets_the_global_rules(app):
     assert problem.element_id == "approve" and str(problem.message).startswith("共通方針（市の判断の期限管理）:")
 
 
+def test_lint_and_the_designers_validate_list_the_same_problems(app, runner, client, tmp_path):
+    # A structural fault (a form that does not exist) and a guardrail violation (no deadline) at once.
+    xml = with_property("approve", "form", "common/missing.json", xml=with_property("approve", "due", None))
+    path, result = lint(runner, tmp_path, xml)
+    assert result.exit_code == 1
+    linted = [line.removeprefix(f"{path}: ") for line in result.output.splitlines() if line]
+    assert any("common/missing.json" in line for line in linted)
+    assert any("第3条（承諾審査の期限管理）:" in line for line in linted)
+    client.login("nakamura")
+    response = client.post("/designer/copying_consent/validate", json={"xml": xml.decode()},
+                           headers={"X-CSRFToken": client.csrf_token("/inbox/")})
+    validated = [str(parse.Problem(p["element_id"], p["message"], line=p["line"]))
+                 for p in response.get_json()["problems"]]
+    assert validated == linted
+
+
 # --- property: four eyes on the approval ---------------------------------------------------------
 
 def test_an_approval_the_requester_could_give_is_refused(app):

@@ -2,8 +2,8 @@
 
 Like every ``operations`` module they flush and audit but never commit: the view does.
 Validation is :func:`webapp.engine.validate` (safe XML, SpiffWorkflow, sandbox, handlers,
-forms, lanes) plus the guardrails; deployment is :func:`webapp.engine.deploy`, which stores
-a new immutable version, so running instances keep theirs.
+forms, lanes, guardrails), exactly as ``shodaku lint`` runs it; deployment is
+:func:`webapp.engine.deploy`, which stores a new immutable version, so running instances keep theirs.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import handlers
 
 from .. import engine, guardrails, processes
 from ..engine import parse
-from ..engine.errors import DiagramInvalid
 from ..models import ProcessDefinition, User
 from ..roles import LANE_ROLES, ROLES
 from . import drafts
@@ -34,30 +33,18 @@ def _forms() -> dict[str, Any]:
 
 
 def validate(bpmn: bytes, key: str) -> list[parse.Problem]:
-    """Every problem of the diagram, guardrails included, as deploy would find them.
-
-    The engine checks the guardrails only once everything else is right; the designer shows
-    them at once whenever the graph could be read, so the owner fixes everything in one go.
-    """
-    parsed = engine.validate(bpmn, _forms(), policy_check=guardrails.check, expected_key=key)
-    problems = list(parsed.problems)
-    if parsed.meta and parsed.problems:
-        known = {(p.element_id, str(p.message)) for p in problems}
-        problems.extend(p for p in guardrails.check(parsed.meta) if (p.element_id, str(p.message)) not in known)
-    return problems
+    """Every problem of the diagram, guardrails included, as deploy and ``shodaku lint`` find
+    them; a diagram of another process than ``key`` is the first."""
+    return engine.validate(bpmn, _forms(), policy_check=guardrails.check, expected_key=key).problems
 
 
 def deploy(bpmn: bytes, key: str, user: User, note: str) -> tuple[ProcessDefinition, bool]:
     """Deploy the editor's diagram as the next version of ``key``; the user's draft goes.
 
-    :raise DiagramInvalid: every problem, guardrails included (nothing stored); a diagram of
-        another process is one of them
+    :raise DiagramInvalid: every problem, as :func:`validate` lists them (nothing stored)
     """
-    try:
-        definition, created = engine.deploy(bpmn, _forms(), user=user, note=note, policy_check=guardrails.check,
-                                            expected_key=key)
-    except DiagramInvalid as err:  # list everything, guardrails included, as Validate would
-        raise DiagramInvalid(validate(bpmn, key) or err.problems) from None
+    definition, created = engine.deploy(bpmn, _forms(), user=user, note=note, policy_check=guardrails.check,
+                                        expected_key=key)
     drafts.discard(user, key)
     logger.info("designer: %s deployed %s v%s (created=%s)", user.username, key, definition.version, created)
     return definition, created

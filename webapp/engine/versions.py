@@ -30,7 +30,9 @@ def validate(bpmn: bytes, forms: Mapping[str, Any], *, policy_check: Any = None,
              expected_key: str | None = None) -> parse.Parsed:
     """Parse and check a diagram; never raises for a diagram's faults, lists them instead.
 
-    ``policy_check(meta) -> list[Problem]`` adds the guardrails of the process, when given.
+    ``policy_check(meta) -> list[Problem]`` adds the guardrails of the process, when given; they
+    run whenever the graph could be read, so every caller (deploy, lint, the designer) lists the
+    same problems and the owner fixes everything in one go.
     ``expected_key``: the process being edited; a diagram of another process is a problem, listed first.
     """
     return _checked(bpmn, forms, policy_check, expected_key)[0]
@@ -67,7 +69,7 @@ def _checked(bpmn: bytes, forms: Mapping[str, Any], policy_check: Any,
                                                              detail=str(err).split("\n")[0])))
     parsed.problems.extend(parse.check(meta, roles=LANE_ROLES, handlers=handlers.REGISTRY, forms=forms,
                                        functions=diagram_functions(clock.now())))
-    if policy_check is not None and not parsed.problems:
+    if policy_check is not None:
         parsed.problems.extend(policy_check(meta))
     return parsed, specs
 
