@@ -456,12 +456,13 @@ def _endless_loops(meta: Mapping[str, Any]) -> list[Problem]:
 
 def _check_constant_timer(add: Callable[[str, Any], None], node_id: str, kind: str, expression: str) -> None:
     """A timer written as a constant can be checked now rather than failing every run that reaches it."""
-    if len(expression) > sandbox.MAX_EXPRESSION_CHARS:
-        return  # already refused as an expression
     try:
-        value = ast.literal_eval(expression)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        tree = sandbox.parse_expression(expression)
+    except sandbox.SandboxError:
+        return  # already refused as an expression
+    if not isinstance(tree.body, ast.Constant):
         return  # computed, e.g. deadline("3bd"): checked when it runs
+    value = tree.body.value
     try:
         if kind == "timeDate":
             fire_time(value)
