@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import json
 import logging
-import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,13 +26,12 @@ from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from .engine.parse import TRUE_VALUES, Problem
+from .engine.parse import KEY, TRUE_VALUES, Problem
 from .roles import ROLES
 
 logger = logging.getLogger(__name__)
 
 GLOBAL_POLICY = "_all"
-KEY_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,79}")
 SELECTOR_KEYS = {"id", "type", "lane", "side", "operator", "decision", "not_requester", "property", "any"}
 RULES = {
     "passes_through": ({"target", "via", "article"}, {"message", "message_en", "required", "note"}),
@@ -55,7 +53,7 @@ def policy_dir() -> Path:
 def policy_files(key: str, base: Path | None = None) -> list[Path]:
     """The flow's own policy first (its articles are the more specific), then the global one."""
     base = base or policy_dir()
-    files = [base / f"{key}.json"] if KEY_PATTERN.fullmatch(key or "") else []
+    files = [base / f"{key}.json"] if KEY.fullmatch(key or "") else []
     return [p for p in files + [base / f"{GLOBAL_POLICY}.json"] if p.is_file()]
 
 

@@ -202,6 +202,14 @@ def test_hostile_uploads_are_refused_with_a_clear_message_and_nothing_is_stored(
     assert count(DesignDraft) == 0 and count(ProcessDefinition) == before
 
 
+def test_a_process_id_deploy_would_refuse_is_not_stored_as_a_draft(owner_en):
+    response = upload(owner_en, shipped().replace('"copying_consent"', '"copying-consent"').encode(), "dash.bpmn")
+    assert response.status_code == 400
+    assert "The process id &#39;copying-consent&#39; cannot be used" in response.get_data(as_text=True)
+    assert count(DesignDraft) == 0
+    assert owner_en.get("/designer/copying-consent/edit").status_code == 404
+
+
 def test_a_50_mb_upload_is_refused_before_it_is_read(owner):
     response = upload(owner, b"<" + b"a" * (50 * 1024 * 1024) + b"/>", "huge.bpmn")
     assert response.status_code == 413

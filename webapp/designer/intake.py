@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from .. import engine, guardrails
+from .. import engine
 from ..engine import parse
 from ..engine.errors import EngineError
 from ..engine.xmlsafe import UnsafeXml, read_xml
@@ -44,7 +44,7 @@ def identify(bpmn: bytes) -> Identity:
     meta, problems = parse.describe(root)
     if not meta:
         raise DesignRefused(problems[0].message if problems else _l("This is not a BPMN diagram."))
-    if not guardrails.KEY_PATTERN.fullmatch(meta["key"]):
+    if not parse.KEY.fullmatch(meta["key"]):
         raise DesignRefused(_l("The process id %(key)s cannot be used: use letters, digits and underscores, "
                                "starting with a letter (e.g. copying_consent).", key=repr(meta["key"][:80])))
     return Identity(meta["key"], meta["name"])

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import abort
 
-from .. import engine, guardrails
+from .. import engine
+from ..engine.parse import KEY
 from ..extensions import db
 from ..models import ProcessDefinition, ProcessInstance, User
 from ..models.designer import DesignDraft
@@ -63,6 +64,6 @@ def get_version(key: str, version: int) -> ProcessDefinition:
 
 def check_key(key: str) -> str:
     """:raise 404: not a usable process key (also keeps keys out of file names)"""
-    if not guardrails.KEY_PATTERN.fullmatch(key):
+    if not KEY.fullmatch(key):
         abort(404)
     return key
