@@ -7,6 +7,9 @@ rules, in one place:
   or for one contract;
 * a task may be acted on by holders of its lane's role for the task's contract, plus the
   candidates the engine added (escalation targets, substitutes);
+* a substitute, for the days of the substitution, acts on and sees what the absent person's
+  contract and department roles and city-wide lane roles give (never their administrator,
+  auditor or process owner roles);
 * records of a contract are visible to anyone holding any role on it; roles marked
   ``sees_all`` (auditor, administrator, information policy division) held globally see
   every contract. Anything else is answered with 404, never with a hint that it exists.
@@ -27,13 +30,23 @@ from .roles import CITY, LANE_ROLES, ROLES
 
 @dataclass
 class Scope:
-    """A user's grants, loaded once per request."""
+    """A user's grants, loaded once per request.
+
+    ``global_roles``, ``department_roles`` and ``contract_roles`` are the user's own (what
+    they may start, the menu). The ``acting_*`` fields and ``contracts``/``departments`` add
+    what the people they substitute for today pass on: their contract and department roles
+    and their city-wide lane roles, never a global role outside the lanes (administrator,
+    auditor, process owner).
+    """
 
     user_id: int
     global_roles: set[str] = field(default_factory=set)
     department_roles: dict[str, set[int]] = field(default_factory=dict)
     contract_roles: dict[str, set[int]] = field(default_factory=dict)
-    # contract id -> department id, for every contract the user holds a role on
+    acting_global: set[str] = field(default_factory=set)
+    acting_departments: dict[str, set[int]] = field(default_factory=dict)
+    acting_contracts: dict[str, set[int]] = field(default_factory=dict)
+    # Contracts and departments whose records the user sees (own roles and principals').
     contracts: set[int] = field(default_factory=set)
     departments: set[int] = field(default_factory=set)
     substituting_for: set[int] = field(default_factory=set)
@@ -43,9 +56,9 @@ class Scope:
     @property
     def sees_all(self) -> bool:
         """Global ``sees_all`` roles, and global *city* lane roles (a city-wide approver acts
-        everywhere); a contractor role is never city-wide."""
+        everywhere, and so does their substitute); a contractor role is never city-wide."""
         return any(r in ROLES and (ROLES[r].sees_all or (r in LANE_ROLES and ROLES[r].side == CITY))
-                   for r in self.global_roles)
+                   for r in self.acting_global)
 
     def has_role(self, role: str, contract: Contract | None = None) -> bool:
         if role in self.global_roles:
@@ -73,25 +86,35 @@ def scope_for(user: User) -> Scope:
 
 
 def _load_scope(user_id: int) -> Scope:
+    """Three queries, however many people the user substitutes for."""
     scope = Scope(user_id)
-    for grant in db.session.scalars(sa.select(RoleGrant).where(RoleGrant.user_id == user_id)):
-        if grant.scope == GLOBAL:
-            scope.global_roles.add(grant.role)
-        elif grant.scope == DEPARTMENT and grant.department_id is not None:
-            scope.department_roles.setdefault(grant.role, set()).add(grant.department_id)
-            scope.departments.add(grant.department_id)
-        elif grant.scope == CONTRACT and grant.contract_id is not None:
-            scope.contract_roles.setdefault(grant.role, set()).add(grant.contract_id)
-            scope.contracts.add(grant.contract_id)
     today = to_tokyo(clock.now()).date()
-    scope.substituting_for = set(db.session.scalars(
+    principals = set(db.session.scalars(
         sa.select(Substitute.from_user_id).where(
             Substitute.to_user_id == user_id, Substitute.starts_on <= today, Substitute.ends_on >= today)
     ))
+    for grant in db.session.scalars(sa.select(RoleGrant).where(RoleGrant.user_id.in_([user_id, *principals]))):
+        own = grant.user_id == user_id
+        if grant.scope == GLOBAL:
+            if own:
+                scope.global_roles.add(grant.role)
+            if own or grant.role in LANE_ROLES:
+                scope.acting_global.add(grant.role)
+        elif grant.scope == DEPARTMENT and grant.department_id is not None:
+            if own:
+                scope.department_roles.setdefault(grant.role, set()).add(grant.department_id)
+            scope.acting_departments.setdefault(grant.role, set()).add(grant.department_id)
+            scope.departments.add(grant.department_id)
+        elif grant.scope == CONTRACT and grant.contract_id is not None:
+            if own:
+                scope.contract_roles.setdefault(grant.role, set()).add(grant.contract_id)
+            scope.acting_contracts.setdefault(grant.role, set()).add(grant.contract_id)
+            scope.contracts.add(grant.contract_id)
     # Loaded once as a list: an "id IN (subquery)" OR-ed with the lane conditions keeps
     # PostgreSQL from using the indexes, and every inbox query would scan all tasks.
     scope.candidate_tasks = set(db.session.scalars(
-        sa.select(TaskCandidate.human_task_id).where(TaskCandidate.user_id.in_([user_id, *scope.substituting_for]))))
+        sa.select(TaskCandidate.human_task_id).where(TaskCandidate.user_id.in_([user_id, *principals]))))
+    scope.substituting_for = principals
     return scope
 
 
@@ -116,15 +139,10 @@ def contract_filter(user: User, column: sa.ColumnElement = Contract.id) -> sa.Co
     return sa.or_(*clauses) if clauses else sa.false()
 
 
-def _sees_contract(scope: Scope, contract: Contract) -> bool:
-    return scope.sees_all or contract.id in scope.contracts or contract.department_id in scope.departments
-
-
 def can_see_contract(user: User, contract: Contract) -> bool:
-    """Roles on the contract, or (while substituting) the principal's."""
+    """Roles on the contract, or (while substituting) the principal's: the rule of :func:`contract_filter`."""
     scope = scope_for(user)
-    return _sees_contract(scope, contract) or any(
-        _sees_contract(_load_scope(principal), contract) for principal in scope.substituting_for)
+    return scope.sees_all or contract.id in scope.contracts or contract.department_id in scope.departments
 
 
 def can_see_instance(user: User, instance: ProcessInstance) -> bool:
@@ -145,33 +163,17 @@ def visible_contracts(user: User) -> list[Contract]:
 # --- tasks --------------------------------------------------------------------------------
 
 def actionable_task_filter(user: User) -> sa.ColumnElement[bool]:
-    """Tasks the user may complete: lane role on the task's contract, or an added candidate."""
+    """Tasks the user may act on: lane role on the task's contract, or an added candidate."""
     scope = scope_for(user)
     clauses: list[sa.ColumnElement[bool]] = []
-    if scope.global_roles:
-        clauses.append(HumanTask.lane.in_(scope.global_roles))
-    for role, ids in scope.contract_roles.items():
+    if scope.acting_global:
+        clauses.append(HumanTask.lane.in_(scope.acting_global))
+    for role, ids in scope.acting_contracts.items():
         clauses.append(sa.and_(HumanTask.lane == role, HumanTask.contract_id.in_(ids)))
-    for role, ids in scope.department_roles.items():
+    for role, ids in scope.acting_departments.items():
         clauses.append(sa.and_(HumanTask.lane == role, HumanTask.department_id.in_(ids)))
     if scope.candidate_tasks:
         clauses.append(HumanTask.id.in_(sorted(scope.candidate_tasks)))
-    if scope.substituting_for:
-        clauses.append(_substitute_clause(scope))
-    return sa.or_(*clauses) if clauses else sa.false()
-
-
-def _substitute_clause(scope: Scope) -> sa.ColumnElement[bool]:
-    """A substitute acts on the tasks their principals could act on."""
-    clauses = []
-    for principal in scope.substituting_for:
-        p_scope = _load_scope(principal)
-        for role, ids in p_scope.contract_roles.items():
-            clauses.append(sa.and_(HumanTask.lane == role, HumanTask.contract_id.in_(ids)))
-        for role, ids in p_scope.department_roles.items():
-            clauses.append(sa.and_(HumanTask.lane == role, HumanTask.department_id.in_(ids)))
-        if p_scope.global_roles:
-            clauses.append(HumanTask.lane.in_(p_scope.global_roles))
     return sa.or_(*clauses) if clauses else sa.false()
 
 
@@ -180,17 +182,12 @@ def visible_task_filter(user: User) -> sa.ColumnElement[bool]:
     return sa.or_(actionable_task_filter(user), contract_filter(user, HumanTask.contract_id))
 
 
-def _lane_allows(scope: Scope, task: HumanTask) -> bool:
-    return (task.lane in scope.global_roles or task.contract_id in scope.contract_roles.get(task.lane, ())
-            or task.department_id in scope.department_roles.get(task.lane, ()))
-
-
 def can_act_on(user: User, task: HumanTask) -> bool:
     """The same rule as :func:`actionable_task_filter`, for one loaded task, without a query."""
     scope = scope_for(user)
-    if task.id in scope.candidate_tasks or _lane_allows(scope, task):
-        return True
-    return any(_lane_allows(_load_scope(principal), task) for principal in scope.substituting_for)
+    return (task.id in scope.candidate_tasks or task.lane in scope.acting_global
+            or task.contract_id in scope.acting_contracts.get(task.lane, ())
+            or task.department_id in scope.acting_departments.get(task.lane, ()))
 
 
 def can_see_task(user: User, task: HumanTask) -> bool:

@@ -26,8 +26,11 @@ def test_a_substitute_sees_the_request_and_decides_during_the_period_only(client
     client.login("ogawa", "Substitute-2026x")
     assert task.instance_reference in client.get("/").get_data(as_text=True)
     assert client.get(f"/records/{instance.id}").status_code == 200  # the evidence, not only the task
+    assert instance.reference in client.get("/records/").get_data(as_text=True)  # and listed with the rest
     clock.set(clock.now.replace(day=5))  # after the period
     assert client.get(f"/records/{instance.id}").status_code == 404
+    assert instance.reference not in client.get("/records/").get_data(as_text=True)
+    assert instance.reference not in client.get("/").get_data(as_text=True)
     clock.set(clock.now.replace(day=3))
     assert client.submit(f"/tasks/{task.id}", {"decision": "approve"}).status_code == 302
     decision = db.session.scalar(sa.select(Decision))
