@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    from webapp.testing import FakeClock, pg_create, pg_drop, pg_reachable
+
     from . import generate, measure, report, templates, throughput
-    from .appctx import NOW, FakeClock, make_app, migrate, pg_create, pg_drop, pg_reachable, pg_version
+    from .appctx import NOW, make_app, migrate, pg_version
 
     sizes = generate.QUICK if args.quick else generate.FULL
     reps = args.reps or (60 if args.quick else 300)
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 path.unlink(missing_ok=True)
                 uri = f"sqlite:///{path}"
             else:
-                uri = pg_create(args.pg if args.db == "sqlite" else args.db)
+                uri = pg_create(args.pg if args.db == "sqlite" else args.db, "shodaku_bench")
                 made_pg.append(uri)
             app = make_app(uri, workdir / f"files-{kind}", clock)
             with app.app_context():

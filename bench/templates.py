@@ -25,7 +25,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .appctx import NOW, FakeClock, make_app, migrate
+from webapp.testing import FakeClock
+
+from .appctx import NOW, make_app, migrate
 
 logger = logging.getLogger(__name__)
 T0 = NOW - timedelta(days=14)

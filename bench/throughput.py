@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import secrets
 import signal
 import socket
@@ -22,10 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from webapp.testing import csrf_fields
+
 from .appctx import PASSWORD
 from .measure import stats
-
-_CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
 def free_port() -> int:
@@ -69,10 +68,10 @@ class HttpClient:
 
     def csrf(self, path: str) -> str:
         status, _, html = self.request("GET", path)
-        match = _CSRF.search(html)
-        if status != 200 or not match:
+        token = csrf_fields(html).get("csrf_token")
+        if status != 200 or not token:
             raise RuntimeError(f"no CSRF token on {path} (HTTP {status})")
-        return match.group(1)
+        return token
 
     def login(self, username: str) -> str:
         token = self.csrf("/auth/login")

@@ -14,37 +14,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from tests.helpers import DEFAULT_NOW, Client, FakeClock
+from webapp.testing import base_config, pg_create, pg_drop, pg_reachable
 
 BACKENDS = [b for b in os.environ.get("SHODAKU_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 PG_ADMIN_URL = os.environ.get("SHODAKU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def base_config(uri: str, files_dir: Path) -> dict[str, Any]:
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": uri,
-        "FILES_DIR": str(files_dir),
-        "ARGON2_TIME_COST": 1,
-        "ARGON2_MEMORY_COST": 1024,
-        "SERVER_NAME": None,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": 1,  # nothing listens: tests that send mail start their own SMTP server
-        "SMTP_TIMEOUT_S": 2,
-        "RAISE_UNHANDLED": True,
-    }
 
 
 def _make_app(uri: str, files_dir: Path, clock: FakeClock, **overrides: Any):
@@ -84,33 +67,19 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 # --- PostgreSQL -----------------------------------------------------------------------------
 
-def _pg_reachable() -> str | None:
-    try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True):
-            return None
-    except psycopg.Error as err:
-        return str(err).strip().splitlines()[0]
-
-
 @pytest.fixture(scope="session")
 def pg_database(tmp_path_factory) -> Iterator[tuple[str, dict[str, list[dict[str, Any]]]]]:
-    problem = _pg_reachable()
+    problem = pg_reachable(PG_ADMIN_URL)
     if problem is not None:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is unreachable under CI=true: {problem}")
         pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {problem}")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"shodaku_test_{worker}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    url = pg_create(PG_ADMIN_URL, f"shodaku_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
     base = tmp_path_factory.mktemp("pg-template")
     _seed(_make_app(url, base / "files", FakeClock(DEFAULT_NOW)))
     snapshot = _snapshot(url)
     yield url, snapshot
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    pg_drop(url)
 
 
 def _tables() -> list[sa.Table]:

@@ -1,72 +1,27 @@
-"""Test helpers: a driven clock, a client that handles CSRF, and the demo world by name."""
+"""Test helpers: a driven clock, a client that handles CSRF, and the demo world by name.
+
+The clock, the client's base and the configuration live in :mod:`webapp.testing`, shared with the bench.
+"""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 
-from webapp.engine.calendar import TOKYO
+from webapp.testing import DEFAULT_NOW, CsrfClient, FakeClock
 
-# Wednesday 2 December 2026, 10:00 in Tokyo: a plain business day inside both demo contracts.
-DEFAULT_NOW = datetime(2026, 12, 2, 10, 0, tzinfo=TOKYO).astimezone(UTC)
+__all__ = ["DEFAULT_NOW", "DEMO_PASSWORD", "Client", "FakeClock", "World", "open_task", "start_copying"]
+
 DEMO_PASSWORD = "shodaku-demo-2026"
-_CSRF = re.compile(r'name="((?:[\w-]+-)?csrf_token)" (?:type="hidden" )?value="([^"]+)"')
 
 
-class FakeClock:
-    """The app's clock in tests: set or advance it instead of sleeping."""
+class Client(CsrfClient):
+    """The tests' browser: after each request the test's own session is expired, so it reads
+    what the request wrote; logs in with the demo password."""
 
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now = self.now + timedelta(**delta)
-        return self.now
-
-    def set(self, moment: datetime) -> datetime:
-        self.now = moment.astimezone(UTC)
-        return self.now
-
-
-class Client(FlaskClient):
-    """A browser stand-in: fetches a CSRF token from a real form before posting.
-
-    Each request runs in its own app context (own ``g``, own database session), as in
-    production; Flask would otherwise reuse the test's app context for every request.
-    Afterwards the test's own session is expired, so it reads what the request wrote.
-    """
-
-    def open(self, *args: Any, **kwargs: Any):
-        from webapp.extensions import db
-
-        context = self.application.app_context()
-        context.push()
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            context.pop()
-            db.session.expire_all()
-
-    def csrf_fields(self, page: str) -> dict[str, str]:
-        """Every CSRF field on the page (prefixed forms name theirs ``<prefix>-csrf_token``)."""
-        fields = dict(_CSRF.findall(self.get(page).get_data(as_text=True)))
-        assert fields, f"no CSRF token on {page}"
-        return fields
-
-    def csrf_token(self, page: str | None = None) -> str:
-        return self.csrf_fields(page or "/auth/login")["csrf_token"]
-
-    def login(self, username: str, password: str = DEMO_PASSWORD, follow: bool = False):
-        token = self.csrf_token("/auth/login")
-        return self.post("/auth/login", data={"username": username, "password": password, "csrf_token": token},
-                         follow_redirects=follow)
+    expire_after_request = True
+    password = DEMO_PASSWORD
 
     def logout(self):
         return self.post("/auth/logout", data={"csrf_token": self.csrf_token("/auth/settings")})

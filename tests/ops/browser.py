@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import http.cookiejar
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+from webapp.testing import csrf_fields
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -33,9 +32,9 @@ class Browser:
 
     def token(self, path: str) -> str:
         _status, html = self.request("GET", path)
-        match = _CSRF.search(html)
-        assert match, f"no CSRF token on {path}"
-        return match.group(1)
+        token = csrf_fields(html).get("csrf_token")
+        assert token, f"no CSRF token on {path}"
+        return token
 
     def login(self, username: str, password: str = "shodaku-demo-2026") -> None:
         status, _ = self.request("POST", "/auth/login", {"username": username, "password": password,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _make_app, _restore
-from tests.helpers import Client, FakeClock
+from tests.helpers import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,7 +44,6 @@ def app(pg_url, tmp_path):
 
     # Real processes use the real clock, so the test's own actions must too.
     app = _make_app(pg_url, tmp_path / "files", FakeClock(datetime.now(timezone.utc)))
-    app.test_client_class = Client
     with app.app_context():
         yield app
         db.session.remove()

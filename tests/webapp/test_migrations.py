@@ -1,10 +1,8 @@
 """Alembic migrations: from an empty database to the models, and back down, on both databases."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,6 +10,7 @@ from flask_migrate import downgrade, upgrade
 
 from tests.conftest import PG_ADMIN_URL, _make_app
 from tests.helpers import DEFAULT_NOW, FakeClock
+from webapp.testing import pg_create, pg_drop
 
 
 @pytest.fixture
@@ -20,13 +19,9 @@ def empty_database(backend, tmp_path, request):
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
     request.getfixturevalue("pg_database")  # skips or fails as the other PostgreSQL tests do
-    name = f"shodaku_migrate_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    url = pg_create(PG_ADMIN_URL, "shodaku_migrate")
+    yield url
+    pg_drop(url)
 
 
 def test_migrations_build_exactly_the_models_and_go_back_down(empty_database, tmp_path):
