@@ -409,7 +409,7 @@ def write_clones(w: Writer, clones: list[Clone], world: World, templates: list[T
     seqs: dict[str, int] = {}
     pi_cols = ["id", "definition_id", "process_key", "contract_id", "requester_id", "reference", "title", "status",
                "outcome", "state", "serializer_version", "lock_version", "next_timer_at", "request_version",
-               "request_data", "created_at", "updated_at", "completed_at"]
+               "request_data", "path", "created_at", "updated_at", "completed_at"]
     ht_cols = ["id", "instance_id", "task_guid", "spec_id", "title", "lane", "process_key", "contract_id",
                "department_id", "instance_reference", "instance_title", "requester_id", "assignee_id", "status",
                "due_at", "escalation_level", "created_at", "completed_at", "completed_by_id", "outcome", "submitted"]
@@ -468,8 +468,8 @@ def write_clones(w: Writer, clones: list[Clone], world: World, templates: list[T
             nt = inst["next_timer_at"]
             pis.append((iid, definitions[tpl.process_key], tpl.process_key, clone.contract_id, users[inst["requester_id"]],
                         ref, var.title, "running", inst["outcome"], state, inst["serializer_version"], 1,
-                        nt + td if nt else None, inst["request_version"], var.request_data, created,
-                        inst["updated_at"] + d, None))
+                        nt + td if nt else None, inst["request_version"], var.request_data, inst["path"],
+                        created, inst["updated_at"] + d, None))
             task_ids = {}
             for row in var.tasks:
                 hid = ids["human_task"]
