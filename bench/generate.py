@@ -397,6 +397,7 @@ def plan(templates: list[Template], world: World, sizes: Sizes, rng: random.Rand
 
 def write_clones(w: Writer, clones: list[Clone], world: World, templates: list[Template], rng: random.Random,
                  events: list, config: dict[str, Any]) -> dict[str, Any]:
+    from webapp import numbering
     from webapp.extensions import db
 
     t = db.metadata.tables
@@ -444,13 +445,14 @@ def write_clones(w: Writer, clones: list[Clone], world: World, templates: list[T
             iid = ids["process_instance"]
             ids["process_instance"] += 1
             created = tpl.instance["created_at"] + d
-            year = created.astimezone(_tokyo()).year
-            ref = config["REQUEST_NUMBER_FORMAT"].format(prefix=tpl.reference_prefix, year=year,
-                                                         seq=next_seq(f"request-{tpl.reference_prefix}-{year}"))
+            prefix = tpl.reference_prefix
+            ref = numbering.format_reference(config, prefix, created,
+                                             next_seq(numbering.request_series(prefix, created)))
             numbers = []
             for dec in tpl.decisions:
-                dyear = (dec["decided_at"] + d).astimezone(_tokyo()).year
-                numbers.append(config["DECISION_NUMBER_FORMAT"].format(year=dyear, seq=next_seq(f"decision-{dyear}")))
+                decided = dec["decided_at"] + d
+                numbers.append(numbering.format_decision_number(config, decided,
+                                                                next_seq(numbering.decision_series(decided))))
             values = {f"u{i}": _fast_uuid(rng) for i in range(len(var.uuid_keys))}
             guid_of = {u: values[f"u{i}"] for i, u in enumerate(var.uuid_keys)}
             for i, moment in enumerate(var.timer_values):
@@ -565,12 +567,6 @@ def write_clones(w: Writer, clones: list[Clone], world: World, templates: list[T
     counts["sequences"] = seqs
     counts["samples"] = samples
     return counts
-
-
-def _tokyo():
-    from webapp.engine.calendar import TOKYO
-
-    return TOKYO
 
 
 # --- audit ---------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ rolled-back action gives its number back.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -32,13 +34,32 @@ def _next(series: str) -> int:
     return value - 1
 
 
+# The rules below are pure (no database, no app) so that the bench's bulk generator numbers
+# its requests exactly as the app does. Numbers restart each year, counted in Tokyo.
+
+def request_series(prefix: str, at: datetime) -> str:
+    """The counter a request reference with ``prefix`` made at ``at`` draws from."""
+    return f"request-{prefix}-{to_tokyo(at).year}"
+
+
+def decision_series(at: datetime) -> str:
+    """The counter a decision number made at ``at`` draws from."""
+    return f"decision-{to_tokyo(at).year}"
+
+
+def format_reference(config: Mapping[str, Any], prefix: str, at: datetime, seq: int) -> str:
+    """The ``seq``-th request reference of ``prefix`` in ``at``'s year, e.g. ``CPY-2026-00001``."""
+    return config["REQUEST_NUMBER_FORMAT"].format(prefix=prefix, year=to_tokyo(at).year, seq=seq)
+
+
+def format_decision_number(config: Mapping[str, Any], at: datetime, seq: int) -> str:
+    """The ``seq``-th decision number of ``at``'s year, e.g. ``木情第2026-00001号``."""
+    return config["DECISION_NUMBER_FORMAT"].format(year=to_tokyo(at).year, seq=seq)
+
+
 def request_reference(prefix: str, at: datetime) -> str:
-    year = to_tokyo(at).year
-    seq = _next(f"request-{prefix}-{year}")
-    return current_app.config["REQUEST_NUMBER_FORMAT"].format(prefix=prefix, year=year, seq=seq)
+    return format_reference(current_app.config, prefix, at, _next(request_series(prefix, at)))
 
 
 def decision_number(at: datetime) -> str:
-    year = to_tokyo(at).year
-    seq = _next(f"decision-{year}")
-    return current_app.config["DECISION_NUMBER_FORMAT"].format(year=year, seq=seq)
+    return format_decision_number(current_app.config, at, _next(decision_series(at)))
