@@ -1,8 +1,8 @@
 """Untrusted diagram bytes in: uploads, drafts and the editor's XML pass through here first.
 
-Only the safe XML reader (:mod:`webapp.engine.xmlsafe`: no DOCTYPE, no entities, no network,
-size limit) and the graph reader touch the bytes; SpiffWorkflow sees them only on validate
-and deploy, and nothing in them is ever evaluated here.
+Only :func:`webapp.engine.read_diagram` (the safe XML reader: no DOCTYPE, no entities, no
+network, size limit; then the graph reader) touches the bytes; SpiffWorkflow sees them only
+on validate and deploy, and nothing in them is ever evaluated here.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from flask_babel import lazy_gettext as _l
 from .. import engine
 from ..engine import parse
 from ..engine.errors import EngineError
-from ..engine.xmlsafe import UnsafeXml, read_xml
 
 
 class DesignRefused(EngineError):
@@ -37,13 +36,9 @@ def identify(bpmn: bytes) -> Identity:
     :raise DesignRefused: oversized, DOCTYPE/entities, malformed, not BPMN, no single
         executable process, or a process id unusable as a key
     """
-    try:
-        root = read_xml(bpmn, current_app.config["BPMN_MAX_BYTES"])
-    except UnsafeXml as err:
-        raise DesignRefused(err.args[0]) from None
-    meta, problems = parse.describe(root)
+    meta, problems = engine.read_diagram(bpmn)
     if not meta:
-        raise DesignRefused(problems[0].message if problems else _l("This is not a BPMN diagram."))
+        raise DesignRefused(problems[0].message)
     if not parse.KEY.fullmatch(meta["key"]):
         raise DesignRefused(_l("The process id %(key)s cannot be used: use letters, digits and underscores, "
                                "starting with a letter (e.g. copying_consent).", key=repr(meta["key"][:80])))

@@ -23,7 +23,7 @@ _EXPORTS = {
     "postpone_failed_timer": "actions", "fire_due_timers": "actions", "form_for": "actions",
     "load_task": "actions", "start": "actions", "why_not": "actions",
     "deploy": "versions", "latest_version": "versions", "latest_versions": "versions", "validate": "versions",
-    "wrong_process": "versions",
+    "read_diagram": "versions", "wrong_process": "versions",
     "ConcurrentUpdate": "errors", "DiagramInvalid": "errors", "EngineError": "errors", "NotAllowed": "errors",
     "NotFound": "errors", "ProcessFailed": "errors", "RuleViolation": "errors", "TaskAlreadyDone": "errors",
     "VersionConflict": "errors",

@@ -45,15 +45,29 @@ def wrong_process(found: str, key: str) -> parse.Problem:
                                    key=repr(key), other=repr(found)))
 
 
+def read_diagram(bpmn: bytes) -> tuple[dict[str, Any], list[parse.Problem]]:
+    """The graph of untrusted bytes (``parse.describe``: key, name, nodes, flows…) and the problems
+    met reading it, without handing anything to SpiffWorkflow; ``meta`` is empty when the bytes
+    are unsafe, unreadable or not one executable BPMN process."""
+    _root, meta, problems = _read(bpmn)
+    return meta, problems
+
+
+def _read(bpmn: bytes) -> tuple[Any, dict[str, Any], list[parse.Problem]]:
+    """The safe XML tree (None if refused), its graph and the problems met reading them."""
+    try:
+        root = read_xml(bpmn, current_app.config["BPMN_MAX_BYTES"])
+    except UnsafeXml as err:
+        return None, {}, [parse.Problem("", err.args[0], line=getattr(err, "line", None))]
+    meta, problems = parse.describe(root)
+    return root, meta, problems
+
+
 def _checked(bpmn: bytes, forms: Mapping[str, Any], policy_check: Any,
              expected_key: str | None) -> tuple[parse.Parsed, Any]:
     """:func:`validate`, plus the specs SpiffWorkflow built on the way (None if it refused them),
     so that deploy caches those rather than parsing the diagram again."""
-    try:
-        root = read_xml(bpmn, current_app.config["BPMN_MAX_BYTES"])
-    except UnsafeXml as err:
-        return parse.Parsed("", "", {}, None, [parse.Problem("", err.args[0], line=getattr(err, "line", None))]), None
-    meta, problems = parse.describe(root)
+    root, meta, problems = _read(bpmn)
     if not meta:
         return parse.Parsed("", "", {}, root, problems), None
     parsed = parse.Parsed(meta["key"], meta["name"], meta, root, problems)
