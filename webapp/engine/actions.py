@@ -10,8 +10,8 @@ on both databases the instance's ``lock_version`` makes the slower writer fail w
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Collection, Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -101,7 +101,9 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
     db.session.flush()
     storage.bind(form_for(definition, start_task) or {}, data, instance, user)
     spec, subprocess_specs = specs_of(definition)
-    engine = script_engine(instance=instance, actor_id=user.id, now=now, notify=notifications.notifier(instance))
+    closed = closed_days()
+    engine = script_engine(instance=instance, actor_id=user.id, now=now, closed=closed,
+                           notify=notifications.notifier(instance))
     workflow = run.new_workflow(spec, subprocess_specs, engine, {
         "requester": user.username, "contract_number": contract.number,
     })
@@ -113,7 +115,7 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
     audit.record("request_submitted", actor_id=user.id, instance_id=instance.id, contract_id=contract.id,
                  detail={"process": definition.key, "version": definition.version, "reference": instance.reference,
                          "request_version": 1})
-    _save(instance, definition, workflow, now, completed_guid=first.guid, completed_by=user, submitted=data,
+    _save(instance, definition, workflow, now, closed, completed_guid=first.guid, completed_by=user, submitted=data,
           completed_unseen=first)
     logger.info("user %s started %s as instance %s on contract %s", user.id, definition.key, instance.id, contract.id)
     return instance
@@ -199,7 +201,8 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
     decision = None
     if meta.get("decision"):
         decision = decisions.record(instance, task, data, user, now)
-    engine = script_engine(instance=instance, actor_id=user.id, now=now, decision=decision,
+    closed = closed_days()
+    engine = script_engine(instance=instance, actor_id=user.id, now=now, closed=closed, decision=decision,
                            notify=notifications.notifier(instance))
     workflow = store.loads(instance.state, spec, subprocess_specs)
     workflow.script_engine = engine
@@ -221,7 +224,7 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
                          "decision_number": decision.number if decision else None,
                          "comment": decision.comment if decision else None,
                          "request_version": instance.request_version})
-    _save(instance, definition, workflow, now, completed_guid=task.task_guid, completed_by=user,
+    _save(instance, definition, workflow, now, closed, completed_guid=task.task_guid, completed_by=user,
           outcome=str(data.get("decision", "")), submitted=data)
     logger.info("user %s completed task %s (%s) of instance %s", user.id, task.id, task.spec_id, instance.id)
     return task
@@ -261,14 +264,15 @@ def fire_timers_of(instance_id: int, now: datetime) -> int:
     definition = instance.definition
     spec, subprocess_specs = specs_of(definition)
     workflow = store.loads(instance.state, spec, subprocess_specs)
-    workflow.script_engine = script_engine(instance=instance, actor_id=None, now=now,
+    closed = closed_days()
+    workflow.script_engine = script_engine(instance=instance, actor_id=None, now=now, closed=closed,
                                            notify=notifications.notifier(instance))
     try:
         fired = _run(lambda: run.fire_due_timers(workflow, now))
         if fired:
             audit.record("timers_fired", actor_id=None, instance_id=instance.id, contract_id=instance.contract_id,
                          detail={"count": fired})
-        _save(instance, definition, workflow, now)
+        _save(instance, definition, workflow, now, closed)
     except StaleDataError as err:
         raise ConcurrentUpdate() from err
     return fired
@@ -291,7 +295,8 @@ def postpone_failed_timer(instance_id: int, now: datetime, error: Exception, ret
     logger.error("timer step of instance %s failed; retry at %s: %s", instance_id, instance.next_timer_at, error)
 
 
-def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any, now: datetime, *,
+def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any, now: datetime,
+          closed: Collection[date], *,
           completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
           submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None) -> None:
     instance.state = store.dumps(workflow)
@@ -307,6 +312,6 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
                      contract_id=instance.contract_id, detail={"outcome": instance.outcome})
     sync_tasks(instance, definition, run.ready_user_tasks(workflow), now, completed_guid=completed_guid,
                completed_by_id=completed_by.id if completed_by else None, outcome=outcome, submitted=submitted,
-               completed_unseen=completed_unseen, extra_closed=closed_days(), on_new=notifications.task_created)
+               completed_unseen=completed_unseen, extra_closed=closed, on_new=notifications.task_created)
     db.session.flush()
 

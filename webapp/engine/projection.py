@@ -5,8 +5,8 @@ inbox and the workflow can never disagree after a commit.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Collection
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from .run import ReadyTask
 def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: list[ReadyTask], now: datetime,
                *, completed_guid: str | None = None, completed_by_id: int | None = None, outcome: str = "",
                submitted: dict[str, Any] | None = None, completed_unseen: ReadyTask | None = None,
-               extra_closed: Any = (), on_new: Callable[[HumanTask], None] | None = None) -> list[HumanTask]:
+               extra_closed: Collection[date] = (), on_new: Callable[[HumanTask], None] | None = None) -> list[HumanTask]:
     """Close rows no longer ready, open rows newly ready.
 
     ``completed_unseen`` is a task completed in the same action that made it ready (the

@@ -7,12 +7,12 @@ sees the instance, actor and time of the action that runs it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, g, has_request_context
+from flask import current_app
 
 import handlers
 
@@ -27,17 +27,13 @@ logger = logging.getLogger(__name__)
 
 def closed_days() -> set[date]:
     """Extra closure days on top of weekends, holidays and the year-end closure: those an
-    administrator entered, plus any in configuration."""
-    if has_request_context() and "_closed_days" in g:
-        return g._closed_days
+    administrator entered, plus any in configuration. Read once per action by its verb, which
+    hands the set to the script engine (timers) and to the inbox projection (due dates)."""
     configured = {date.fromisoformat(d) if isinstance(d, str) else d for d in current_app.config["EXTRA_CLOSED_DAYS"]}
-    days = configured | set(db.session.scalars(sa.select(ClosedDay.day)))
-    if has_request_context():
-        g._closed_days = days  # asked twice per action (timers, due dates)
-    return days
+    return configured | set(db.session.scalars(sa.select(ClosedDay.day)))
 
 
-def diagram_functions(now: datetime, extra_closed: Any = ()) -> dict[str, Callable[..., Any]]:
+def diagram_functions(now: datetime, extra_closed: Collection[date] = ()) -> dict[str, Callable[..., Any]]:
     """Functions a diagram's expressions may call, beyond :data:`sandbox.SAFE_FUNCTIONS`."""
 
     def deadline(due: str) -> str:
@@ -47,8 +43,9 @@ def diagram_functions(now: datetime, extra_closed: Any = ()) -> dict[str, Callab
     return {**sandbox.SAFE_FUNCTIONS, "deadline": deadline}
 
 
-def script_engine(*, instance: Any, actor_id: int | None, now: datetime, decision: Any = None,
-                  notify: Callable[..., None]) -> SandboxScriptEngine:
+def script_engine(*, instance: Any, actor_id: int | None, now: datetime, closed: Collection[date],
+                  decision: Any = None, notify: Callable[..., None]) -> SandboxScriptEngine:
+    """``closed``: the action's :func:`closed_days`, for ``deadline(...)`` in timers."""
     def call_service(name: str, params: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
         handler = handlers.REGISTRY.get(name)
         if handler is None:  # deploy refuses this; an old version could still name a removed handler
@@ -66,6 +63,6 @@ def script_engine(*, instance: Any, actor_id: int | None, now: datetime, decisio
         return handler(ctx, **params)
 
     environment = SandboxEnvironment(
-        diagram_functions(now, closed_days()), call_service, current_app.config["SCRIPT_TIME_LIMIT_S"], now
+        diagram_functions(now, closed), call_service, current_app.config["SCRIPT_TIME_LIMIT_S"], now
     )
     return SandboxScriptEngine(environment=environment)
