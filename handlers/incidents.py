@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from webapp.engine.calendar import TOKYO
+from webapp.engine.calendar import TOKYO, parse_local
 from webapp.models import ProcessInstance, User
 from webapp.models.incidents import CLAIM_DECISIONS, KINDS, SEVERITIES, Incident
 
@@ -36,12 +36,9 @@ def parse_found_at(value: Any, now: datetime) -> datetime:
     how promptly it was handled, and a form can be edited or its rule dropped.
     """
     try:
-        moment = datetime.fromisoformat(str(value))
-    except (TypeError, ValueError):
+        moment = parse_local(value)
+    except ValueError:
         raise HandlerError(_l("The time the incident was found is not a valid date and time.")) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=TOKYO)
-    moment = moment.astimezone(timezone.utc)
     if moment > now:
         raise HandlerError(_l("The time the incident was found (%(when)s) is in the future; enter when it was "
                               "actually found.", when=moment.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")))

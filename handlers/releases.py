@@ -10,13 +10,13 @@ checks it again so the register can never name the developer as the person who m
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from webapp.engine.calendar import TOKYO
+from webapp.engine.calendar import parse_local
 from webapp.models import HumanTask
 from webapp.models.releases import (
     APPROVED,
@@ -34,15 +34,12 @@ from webapp.models.releases import (
 from . import Context, HandlerError, handler
 
 
-def local_time(value: str) -> datetime:
+def local_time(value: Any) -> datetime:
     """A form's ``local-datetime`` (Japan time, no offset) as aware UTC, as the register stores it."""
     try:
-        moment = datetime.fromisoformat(str(value).strip())
+        return parse_local(value)
     except ValueError as err:
         raise HandlerError(_l("%(value)s is not a date and time.", value=repr(value))) from err
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=TOKYO)
-    return moment.astimezone(timezone.utc)
 
 
 def lines(text: str | None) -> list[str]:

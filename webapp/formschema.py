@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from jsonschema import Draft202012Validator, FormatChecker
 
 from . import clock
-from .engine.calendar import TOKYO, to_tokyo
+from .engine.calendar import parse_local, to_tokyo
 from .models import Contract, User
 
 Options = list[tuple[Any, str]]
@@ -261,7 +261,10 @@ def _check_against_now(name: str, data: Mapping[str, Any], errors: dict[str, lis
         return
     now = to_tokyo(clock.now())
     has_time = "T" in raw or " " in raw
-    value: Any = _as_local_datetime(raw) if has_time else _as_date(raw)
+    try:
+        value: Any = parse_local(raw) if has_time else _as_date(raw)
+    except ValueError:
+        return
     if value is None:
         return
     reference = now if has_time else now.date()
@@ -269,15 +272,6 @@ def _check_against_now(name: str, data: Mapping[str, Any], errors: dict[str, lis
     if wrong:
         messages = _TOO_EARLY if future_allowed else _TOO_LATE
         errors.setdefault(name, []).append(messages[has_time])
-
-
-def _as_local_datetime(value: str) -> datetime | None:
-    """A form's date-time as an aware moment; without an offset it is Japan time."""
-    try:
-        moment = datetime.fromisoformat(value.replace(" ", "T"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=TOKYO) if moment.tzinfo is None else moment
 
 
 def _sortable(value: str) -> str:

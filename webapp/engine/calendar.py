@@ -84,3 +84,22 @@ def due_at(due: Due | str, start: datetime, extra_closed: Collection[date] = ())
 
 def to_tokyo(moment: datetime) -> datetime:
     return moment.astimezone(TOKYO)
+
+
+def parse_local(value: str | datetime) -> datetime:
+    """A date and time as people in Japan write it (forms' ``local-datetime``, timer values) as aware UTC.
+
+    ISO 8601 text (``T`` or a space between date and time) or a datetime; without an offset
+    it is Japan time, never the server's; with one, the offset wins.
+
+    :raise ValueError: not ISO 8601 text or a datetime
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        moment = datetime.fromisoformat(value.strip())
+    else:
+        raise ValueError(f"{value!r} is not a date and time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=TOKYO)
+    return moment.astimezone(timezone.utc)

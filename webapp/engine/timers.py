@@ -26,7 +26,7 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
 )
 from SpiffWorkflow.spiff.parser.process import full_tag
 
-from .calendar import TOKYO
+from .calendar import parse_local
 
 
 def _engine_now(my_task: Any) -> datetime:
@@ -34,19 +34,14 @@ def _engine_now(my_task: Any) -> datetime:
 
 
 def fire_time(value: Any) -> datetime:
-    """The moment a timeDate value names, in UTC. Raises ValueError for anything but a datetime or
-    ISO 8601 text; text without an offset is Japanese local time, never the server's."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time())
-    elif isinstance(value, str):
-        moment = datetime.fromisoformat(value.strip())
-    else:
-        raise ValueError(f"{value!r} is not a date and time")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=TOKYO)
-    return moment.astimezone(timezone.utc)
+    """The moment a timeDate value names, in UTC (see :func:`calendar.parse_local`). Raises ValueError.
+
+    Unlike a form field, a diagram expression may also yield a plain date: it fires at the
+    start of that day in Japan.
+    """
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    return parse_local(value)
 
 
 def duration(value: Any, start: datetime) -> timedelta:
