@@ -25,6 +25,7 @@ from .engine.calendar import to_tokyo
 from .extensions import db
 from .models import Contract, HumanTask, ProcessInstance, RoleGrant, Substitute, TaskCandidate, User
 from .models.identity import CONTRACT, DEPARTMENT, GLOBAL
+from .models.workflow import OPEN
 from .roles import CITY, LANE_ROLES, ROLES
 
 
@@ -50,7 +51,7 @@ class Scope:
     contracts: set[int] = field(default_factory=set)
     departments: set[int] = field(default_factory=set)
     substituting_for: set[int] = field(default_factory=set)
-    # Tasks the user (or a principal they substitute for) was added to personally.
+    # Open tasks the user (or a principal they substitute for) was added to personally.
     candidate_tasks: set[int] = field(default_factory=set)
 
     @property
@@ -111,9 +112,11 @@ def _load_scope(user_id: int) -> Scope:
             scope.acting_contracts.setdefault(grant.role, set()).add(grant.contract_id)
             scope.contracts.add(grant.contract_id)
     # Loaded once as a list: an "id IN (subquery)" OR-ed with the lane conditions keeps
-    # PostgreSQL from using the indexes, and every inbox query would scan all tasks.
+    # PostgreSQL from using the indexes, and every inbox query would scan all tasks. Open
+    # tasks only, so the list stays short; listings of closed tasks use a subquery instead.
     scope.candidate_tasks = set(db.session.scalars(
-        sa.select(TaskCandidate.human_task_id).where(TaskCandidate.user_id.in_([user_id, *principals]))))
+        sa.select(TaskCandidate.human_task_id).join(HumanTask)
+        .where(TaskCandidate.user_id.in_([user_id, *principals]), HumanTask.status == OPEN)))
     scope.substituting_for = principals
     return scope
 
@@ -162,8 +165,12 @@ def visible_contracts(user: User) -> list[Contract]:
 
 # --- tasks --------------------------------------------------------------------------------
 
-def actionable_task_filter(user: User) -> sa.ColumnElement[bool]:
-    """Tasks the user may act on: lane role on the task's contract, or an added candidate."""
+def actionable_task_filter(user: User, *, closed: bool = False) -> sa.ColumnElement[bool]:
+    """Tasks the user may act on: lane role on the task's contract, or an added candidate.
+
+    ``closed``: the clause must also match done and cancelled tasks (the "completed" listing),
+    which the open-only candidate list in the scope does not cover.
+    """
     scope = scope_for(user)
     clauses: list[sa.ColumnElement[bool]] = []
     if scope.acting_global:
@@ -172,18 +179,21 @@ def actionable_task_filter(user: User) -> sa.ColumnElement[bool]:
         clauses.append(sa.and_(HumanTask.lane == role, HumanTask.contract_id.in_(ids)))
     for role, ids in scope.acting_departments.items():
         clauses.append(sa.and_(HumanTask.lane == role, HumanTask.department_id.in_(ids)))
-    if scope.candidate_tasks:
+    if closed:
+        clauses.append(HumanTask.id.in_(sa.select(TaskCandidate.human_task_id).where(
+            TaskCandidate.user_id.in_([scope.user_id, *scope.substituting_for]))))
+    elif scope.candidate_tasks:
         clauses.append(HumanTask.id.in_(sorted(scope.candidate_tasks)))
     return sa.or_(*clauses) if clauses else sa.false()
 
 
-def visible_task_filter(user: User) -> sa.ColumnElement[bool]:
+def visible_task_filter(user: User, *, closed: bool = False) -> sa.ColumnElement[bool]:
     """Tasks the user may look at: actionable ones, plus every task of contracts they see."""
-    return sa.or_(actionable_task_filter(user), contract_filter(user, HumanTask.contract_id))
+    return sa.or_(actionable_task_filter(user, closed=closed), contract_filter(user, HumanTask.contract_id))
 
 
 def can_act_on(user: User, task: HumanTask) -> bool:
-    """The same rule as :func:`actionable_task_filter`, for one loaded task, without a query."""
+    """The same rule as :func:`actionable_task_filter`, for one loaded open task, without a query."""
     scope = scope_for(user)
     return (task.id in scope.candidate_tasks or task.lane in scope.acting_global
             or task.contract_id in scope.acting_contracts.get(task.lane, ())

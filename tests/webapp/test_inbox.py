@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from tests.helpers import open_task, start_copying
 from webapp import engine
 from webapp.extensions import db
+from webapp.models import TaskCandidate
 from webapp.models.workflow import DONE
 
 
@@ -58,6 +59,19 @@ def test_done_tasks_are_listed_with_their_status(client, world):
     client.login("tanaka")
     assert instance.reference not in client.get("/").get_data(as_text=True)
     assert instance.reference in client.get("/?status=completed").get_data(as_text=True)
+
+
+def test_a_person_added_to_a_task_finds_it_open_then_among_the_completed(client, world):
+    instance = start_copying(world)
+    task = open_task(instance.id)
+    db.session.add(TaskCandidate(human_task_id=task.id, user_id=world.users["watanabe"].id, reason="escalation"))
+    db.session.commit()
+    client.login("watanabe")  # another department: only the personal addition gives her the task
+    assert references(client.get("/").get_data(as_text=True)) == [instance.reference]
+    engine.complete(task.id, {"decision": "approve"}, world.users["tanaka"])
+    db.session.commit()
+    assert references(client.get("/").get_data(as_text=True)) == []
+    assert references(client.get("/?status=completed").get_data(as_text=True)) == [instance.reference]
 
 
 def test_a_decision_without_files_is_one_transaction(client, world):

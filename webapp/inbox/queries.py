@@ -67,7 +67,9 @@ def _today_end(now: datetime) -> datetime:
 
 
 def _base(user: User, f: InboxFilter) -> sa.Select:
-    where = access.visible_task_filter(user) if f.scope == "all" else access.actionable_task_filter(user)
+    closed = f.status != "open"
+    where = access.visible_task_filter(user, closed=closed) if f.scope == "all" else \
+        access.actionable_task_filter(user, closed=closed)
     return sa.select(HumanTask).where(where)
 
 
