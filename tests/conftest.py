@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 from flask_migrate import upgrade
 
 from tests.helpers import DEFAULT_NOW, Client, FakeClock
@@ -161,6 +162,20 @@ def client(app) -> Client:
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def english_messages(request):
+    """English wording (the msgids) for tests that check messages; the app's default is Japanese.
+
+    Outside an app context a lazy message renders its English msgid anyway; a test using
+    ``app`` gets English asked for explicitly. Use it with ``pytest.mark.usefixtures``."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("app")
+    with force_locale("en"):
+        yield
 
 
 @pytest.fixture

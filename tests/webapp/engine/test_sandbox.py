@@ -18,17 +18,7 @@ FUNCTIONS = diagram_functions(NOW)
 DATA = {"amount": 2500, "kind": "copy", "risk": "high", "tags": ["a", "b", "c"], "limits": {"copy": 3},
         "note": "  Mixed Case  ", "missing": None, "ratio": 0.5}
 
-
-@pytest.fixture(autouse=True)
-def english(request):
-    """These tests check the English wording. Outside an app context a refusal renders its
-    English msgid anyway; inside one (tests using ``app``) English is asked for explicitly."""
-    if "app" not in request.fixturenames:
-        yield
-        return
-    request.getfixturevalue("app")
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english_messages")  # these tests check the English wording
 
 
 def run(script: str, time_limit: float = 1.0, **data):
