@@ -19,6 +19,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -146,26 +147,45 @@ def select(selector: Any, meta: Mapping[str, Any]) -> list[str]:
 
 # --- the graph ----------------------------------------------------------------------------------
 
-def _outgoing(meta: Mapping[str, Any]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for flow in meta["flows"]:
-        out.setdefault(flow["source"], []).append(flow["target"])
-    return out
+@dataclass
+class Graph:
+    """The diagram's flows as adjacency lists, built once per :func:`check` and shared by its rules."""
+
+    outgoing: dict[str, list[str]]
+    roots: list[str]
+    boundaries: dict[str, list[str]]
+    _reach: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, meta: Mapping[str, Any]) -> Graph:
+        """Roots are where execution can begin: every start event (nested ones too) and every catch
+        event nothing flows into (a link event's target). An orphaned task never runs, so it is not one."""
+        outgoing: dict[str, list[str]] = {}
+        for flow in meta["flows"]:
+            outgoing.setdefault(flow["source"], []).append(flow["target"])
+        incoming = {f["target"] for f in meta["flows"]}
+        roots = [n for n, node in meta["nodes"].items() if node["type"] == "startEvent" or
+                 (node["type"] == "intermediateCatchEvent" and n not in incoming)]
+        boundaries = {t: [b["id"] for b in bs] for t, bs in meta.get("boundaries", {}).items()}
+        return cls(outgoing, roots, boundaries)
+
+    def reachable(self, start: str) -> set[str]:
+        """Every node a path from ``start`` can reach, ``start`` included."""
+        if start not in self._reach:
+            seen, queue = {start}, deque([start])
+            while queue:
+                for target in self.outgoing.get(queue.popleft(), []):
+                    if target not in seen:
+                        seen.add(target)
+                        queue.append(target)
+            self._reach[start] = seen
+        return self._reach[start]
 
 
-def _roots(meta: Mapping[str, Any]) -> list[str]:
-    """Where execution can begin: every start event (nested ones too) and every catch event
-    nothing flows into (a link event's target). An orphaned task never runs, so it is not one."""
-    incoming = {f["target"] for f in meta["flows"]}
-    return [n for n, node in meta["nodes"].items() if node["type"] == "startEvent" or
-            (node["type"] == "intermediateCatchEvent" and n not in incoming)]
-
-
-def bypass(meta: Mapping[str, Any], targets: Iterable[str], removed: set[str]) -> list[str] | None:
+def bypass(graph: Graph, targets: Iterable[str], removed: set[str]) -> list[str] | None:
     """A path from a root into one of ``targets`` that completes none of ``removed``, or None."""
-    outgoing, targets = _outgoing(meta), set(targets)
-    boundaries = {t: [b["id"] for b in bs] for t, bs in meta.get("boundaries", {}).items()}
-    parent: dict[tuple[str, str], tuple[str, str] | None] = {("in", r): None for r in _roots(meta)}
+    targets = set(targets)
+    parent: dict[tuple[str, str], tuple[str, str] | None] = {("in", r): None for r in graph.roots}
     queue = deque(parent)
     while queue:
         state = queue.popleft()
@@ -178,26 +198,16 @@ def bypass(meta: Mapping[str, Any], targets: Iterable[str], removed: set[str]) -
                 state = parent[state]
             return path[::-1]
         if phase == "in":
-            following = [("in", b) for b in boundaries.get(node, [])]
+            following = [("in", b) for b in graph.boundaries.get(node, [])]
             if node not in removed:
                 following.append(("out", node))
         else:
-            following = [("in", t) for t in outgoing.get(node, [])]
+            following = [("in", t) for t in graph.outgoing.get(node, [])]
         for nxt in following:
             if nxt not in parent:
                 parent[nxt] = state
                 queue.append(nxt)
     return None
-
-
-def _reachable(meta: Mapping[str, Any], start: str) -> list[str]:
-    outgoing, seen, queue = _outgoing(meta), {start}, deque([start])
-    while queue:
-        for target in outgoing.get(queue.popleft(), []):
-            if target not in seen:
-                seen.add(target)
-                queue.append(target)
-    return list(seen)
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -226,13 +236,13 @@ def _missing(meta: Mapping[str, Any], rule: Mapping[str, Any], selector: Any) ->
                                                   "provision requires.", what=json.dumps(selector, ensure_ascii=False))))
 
 
-def _passes_through(meta: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Problem]:
+def _passes_through(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) -> list[Problem]:
     targets = select(rule["target"], meta)
     if not targets:
         return [_missing(meta, rule, rule["target"])] if rule.get("required", True) else []
     problems = []
     for via in rule["via"]:
-        path = bypass(meta, targets, set(select(via, meta)))
+        path = bypass(graph, targets, set(select(via, meta)))
         if path is not None:
             route = " → ".join(_label(meta, n) for n in path)
             problems.append(_problem(meta, path[-1], _message(rule, _l("A path reaches this step without "
@@ -241,7 +251,7 @@ def _passes_through(meta: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Pr
     return problems
 
 
-def _property(meta: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Problem]:
+def _property(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) -> list[Problem]:
     tasks = select(rule["task"], meta)
     if not tasks:
         return [_missing(meta, rule, rule["task"])] if rule.get("required", True) else []
@@ -273,7 +283,7 @@ def _names_task(params: Mapping[str, str], task_id: str) -> bool:
         return True
 
 
-def _deadline(meta: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Problem]:
+def _deadline(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) -> list[Problem]:
     tasks = select(rule["tasks"], meta)
     if not tasks and rule.get("required", False):
         return [_missing(meta, rule, rule["tasks"])]
@@ -287,7 +297,7 @@ def _deadline(meta: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Problem]
         for boundary in meta.get("boundaries", {}).get(task_id, []):
             if boundary["cancel"] or not boundary.get("timer"):
                 continue
-            for node_id in _reachable(meta, boundary["id"]):
+            for node_id in graph.reachable(boundary["id"]):
                 service = meta["services"].get(node_id)
                 if service and service["operator"] in rule["escalation"] and _names_task(service["params"], task_id):
                     escalates = True
@@ -309,6 +319,7 @@ def check(meta: Mapping[str, Any], base: Path | None = None) -> list[Problem]:
     """
     problems: list[Problem] = []
     seen: set[tuple[str, str, str]] = set()
+    graph = Graph.of(meta)
     for path in policy_files(meta["key"], base):
         try:
             rules = load_policy(path)
@@ -318,7 +329,7 @@ def check(meta: Mapping[str, Any], base: Path | None = None) -> list[Problem]:
                                                     "until it is fixed: %(detail)s", detail=str(err))))
             continue
         for rule in rules:
-            for problem in CHECKS[rule["rule"]](meta, rule):
+            for problem in CHECKS[rule["rule"]](meta, rule, graph):
                 text = str(problem.message)
                 kind = text.split(": ", 1)[-1]
                 if (rule["rule"], problem.element_id, kind) in seen:

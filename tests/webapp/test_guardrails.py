@@ -295,27 +295,28 @@ def test_policy_shape_errors_name_the_rule(tmp_path, rule, fault):
 
 # --- the path check on small graphs ------------------------------------------------------------------
 
-def _meta(flows: list[tuple[str, str]], types: dict[str, str] | None = None,
-          boundaries: dict[str, list[str]] | None = None) -> dict:
+def _graph(flows: list[tuple[str, str]], types: dict[str, str] | None = None,
+           boundaries: dict[str, list[str]] | None = None) -> guardrails.Graph:
     names = {n for f in flows for n in f} | {b for bs in (boundaries or {}).values() for b in bs}
     types = {"s": "startEvent", **(types or {})}
     nodes = {n: {"type": types.get(n, "boundaryEvent" if any(n in bs for bs in (boundaries or {}).values())
                                   else "task"), "name": n, "lane": ""} for n in names}
-    return {"key": "p", "nodes": nodes, "tasks": {}, "services": {},
-            "flows": [{"id": f"{a}-{b}", "source": a, "target": b} for a, b in flows],
-            "boundaries": {t: [{"id": b, "cancel": False, "timer": "x"} for b in bs] for t, bs in (boundaries or {}).items()}}
+    return guardrails.Graph.of({
+        "key": "p", "nodes": nodes, "tasks": {}, "services": {},
+        "flows": [{"id": f"{a}-{b}", "source": a, "target": b} for a, b in flows],
+        "boundaries": {t: [{"id": b, "cancel": False, "timer": "x"} for b in bs] for t, bs in (boundaries or {}).items()}})
 
 
 def test_bypass_handles_loops_and_gateways():
-    loop = _meta([("s", "r"), ("r", "a"), ("a", "g"), ("g", "r"), ("g", "x"), ("x", "e")])
+    loop = _graph([("s", "r"), ("r", "a"), ("a", "g"), ("g", "r"), ("g", "x"), ("x", "e")])
     assert guardrails.bypass(loop, ["x"], {"a"}) is None
-    skipping = _meta([("s", "r"), ("r", "g0"), ("g0", "a"), ("g0", "x"), ("a", "x")])
+    skipping = _graph([("s", "r"), ("r", "g0"), ("g0", "a"), ("g0", "x"), ("a", "x")])
     assert guardrails.bypass(skipping, ["x"], {"a"}) == ["s", "r", "g0", "x"]
-    timer = _meta([("s", "a"), ("a", "x"), ("t", "x")], boundaries={"a": ["t"]})
+    timer = _graph([("s", "a"), ("a", "x"), ("t", "x")], boundaries={"a": ["t"]})
     assert guardrails.bypass(timer, ["x"], {"a"}) == ["s", "a", "t", "x"]
-    link = _meta([("s", "a"), ("a", "x"), ("c", "x")], types={"c": "intermediateCatchEvent"})
+    link = _graph([("s", "a"), ("a", "x"), ("c", "x")], types={"c": "intermediateCatchEvent"})
     assert guardrails.bypass(link, ["x"], {"a"}) == ["c", "x"]  # a link event's target starts a path
-    orphan = _meta([("s", "a"), ("a", "x"), ("o", "x")])
+    orphan = _graph([("s", "a"), ("a", "x"), ("o", "x")])
     assert guardrails.bypass(orphan, ["x"], {"a"}) is None  # an orphaned task never runs
 
 
