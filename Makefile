@@ -56,7 +56,7 @@ postgres-check: setup
 	@$(BIN)/python -c 'import os; from webapp.testing import pg_reachable; \
 	  url = os.environ.get("SHODAKU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"); \
 	  problem = pg_reachable(url); \
-	  problem and print(f"PostgreSQL is not reachable at {url} ({problem}): its tests will be skipped. Start one that trusts " \
+	  problem and print(f"PostgreSQL is not reachable at {url} ({problem}): its tests will be skipped (fail under CI=true). Start one that trusts " \
 	                    "the user postgres on 127.0.0.1 (Debian: apt-get install postgresql), or set SHODAKU_TEST_PG.")'
 
 # Start the app on SQLite with demo data at http://127.0.0.1:5000, plus the worker and a local
