@@ -5,9 +5,10 @@ import re
 
 import sqlalchemy as sa
 
+from tests.helpers import open_task, start_copying
 from webapp.auth import tokens
 from webapp.extensions import db
-from webapp.models import ApiToken
+from webapp.models import ApiToken, AuditEvent, Decision
 
 
 def bearer(world, username: str) -> dict[str, str]:
@@ -94,6 +95,22 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(client, world):
     _other, _ = tokens.create(world.users["tanaka"], "x")
     db.session.commit()
     assert client.submit(f"/auth/settings/tokens/{_other.id}/revoke", {}, page="/auth/settings").status_code == 404
+
+
+def test_token_use_is_recorded_and_a_failing_post_changes_nothing_else(client, world, clock):
+    headers = bearer(world, "tanaka")
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == world.users["tanaka"].id))
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+    first_use = token.last_used_at
+    assert first_use == clock.now
+    task = open_task(start_copying(world).id)
+    events = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    clock.advance(hours=1)
+    refused = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers, json={"data": {"decision": "maybe"}})
+    assert refused.status_code == 400
+    assert token.last_used_at == clock.now  # recorded, though the request itself was rolled back
+    assert task.status == "open" and db.session.scalar(sa.select(Decision)) is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == events
 
 
 def test_create_token_command_prints_a_working_token(client, runner):

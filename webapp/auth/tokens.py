@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import ApiToken, User
 
 PREFIX = "shk_"
+LAST_USED_PRECISION = timedelta(minutes=1)  # at most one write per token per minute
 
 
 def _digest(token: str) -> str:
@@ -37,10 +38,17 @@ def authenticate(token: str) -> User | None:
     if row is None or not row.user.active:
         return None
     now = clock.now()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        row.last_used_at = now
-        db.session.commit()  # its own small transaction: GET requests never commit otherwise
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
+        _note_use(row.id, now)
     return row.user
+
+
+def _note_use(token_id: int, now: datetime) -> None:
+    """Record the use on a connection of its own, committed at once: the request's session
+    commits only the request's own changes, once (GETs never), and rolls them back on failure;
+    that a token was used stays true either way."""
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
 def revoke(user: User, token_id: int) -> bool:
