@@ -212,6 +212,11 @@ def bypass(graph: Graph, targets: Iterable[str], removed: set[str]) -> list[str]
 
 # --- the rules ----------------------------------------------------------------------------------
 
+# What a rule found: the fault, named without article or wording (so that two policies demanding
+# the same thing of the same element are reported once), and the problem to show.
+Finding = tuple[tuple[Any, ...], Problem]
+
+
 def _message(rule: Mapping[str, Any], default: Any) -> str:
     text = rule.get("message") or default
     try:
@@ -231,12 +236,17 @@ def _problem(meta: Mapping[str, Any], node_id: str, message: str) -> Problem:
     return Problem(node_id, message, name=node.get("name", ""), line=node.get("line"))
 
 
-def _missing(meta: Mapping[str, Any], rule: Mapping[str, Any], selector: Any) -> Problem:
-    return Problem(meta["key"], _message(rule, _l("The diagram has no step matching %(what)s, which this "
-                                                  "provision requires.", what=json.dumps(selector, ensure_ascii=False))))
+def _selector_key(selector: Any) -> str:
+    return json.dumps(selector, sort_keys=True, ensure_ascii=False)
 
 
-def _passes_through(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) -> list[Problem]:
+def _missing(meta: Mapping[str, Any], rule: Mapping[str, Any], selector: Any) -> Finding:
+    return ("missing", _selector_key(selector)), \
+        Problem(meta["key"], _message(rule, _l("The diagram has no step matching %(what)s, which this "
+                                               "provision requires.", what=json.dumps(selector, ensure_ascii=False))))
+
+
+def _passes_through(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) -> list[Finding]:
     targets = select(rule["target"], meta)
     if not targets:
         return [_missing(meta, rule, rule["target"])] if rule.get("required", True) else []
@@ -245,13 +255,14 @@ def _passes_through(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Gra
         path = bypass(graph, targets, set(select(via, meta)))
         if path is not None:
             route = " → ".join(_label(meta, n) for n in path)
-            problems.append(_problem(meta, path[-1], _message(rule, _l("A path reaches this step without "
-                                                                          "passing the required step.")) +
-                                     str(_l(" (path: %(route)s)", route=route))))
+            problems.append((("bypass", _selector_key(via)),
+                             _problem(meta, path[-1], _message(rule, _l("A path reaches this step without "
+                                                                           "passing the required step.")) +
+                                      str(_l(" (path: %(route)s)", route=route)))))
     return problems
 
 
-def _property(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) -> list[Problem]:
+def _property(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) -> list[Finding]:
     tasks = select(rule["task"], meta)
     if not tasks:
         return [_missing(meta, rule, rule["task"])] if rule.get("required", True) else []
@@ -264,9 +275,9 @@ def _property(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) ->
         ok = bool(have) if wanted is None else \
             (_flag(have) == wanted if isinstance(wanted, bool) else str(have or "") == str(wanted))
         if not ok:
-            problems.append(_problem(meta, task_id, _message(rule, _l(
-                "Property %(name)s must be %(value)s.", name=rule["name"],
-                value=json.dumps(wanted if wanted is not None else "set", ensure_ascii=False)))))
+            message = _message(rule, _l("Property %(name)s must be %(value)s.", name=rule["name"],
+                                        value=json.dumps(wanted if wanted is not None else "set", ensure_ascii=False)))
+            problems.append((("property", rule["name"], _selector_key(wanted)), _problem(meta, task_id, message)))
     return problems
 
 
@@ -285,7 +296,7 @@ def _names_task(params: Mapping[str, str], task_id: str) -> bool:
         return True
 
 
-def _deadline(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) -> list[Problem]:
+def _deadline(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) -> list[Finding]:
     tasks = select(rule["tasks"], meta)
     if not tasks and rule.get("required", False):
         return [_missing(meta, rule, rule["tasks"])]
@@ -293,8 +304,8 @@ def _deadline(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) ->
     for task_id in tasks:
         task = meta["tasks"].get(task_id, {})
         if not task.get("due"):
-            problems.append(_problem(meta, task_id, _message(rule, _l(
-                "This decision needs a deadline: set the property 'due' (e.g. 3bd)."))))
+            problems.append((("due",), _problem(meta, task_id, _message(rule, _l(
+                "This decision needs a deadline: set the property 'due' (e.g. 3bd).")))))
         escalates = False
         for boundary in meta.get("boundaries", {}).get(task_id, []):
             if boundary["cancel"] or not boundary.get("timer"):
@@ -304,9 +315,9 @@ def _deadline(meta: Mapping[str, Any], rule: Mapping[str, Any], graph: Graph) ->
                 if service and service["operator"] in rule["escalation"] and _names_task(service["params"], task_id):
                     escalates = True
         if not escalates:
-            problems.append(_problem(meta, task_id, _message(rule, _l(
+            problems.append((("escalation", tuple(rule["escalation"])), _problem(meta, task_id, _message(rule, _l(
                 "Overdue handling is missing: attach a non-interrupting timer boundary event leading to a service "
-                "task calling %(handlers)s for this task.", handlers=" / ".join(rule["escalation"])))))
+                "task calling %(handlers)s for this task.", handlers=" / ".join(rule["escalation"]))))))
     return problems
 
 
@@ -320,7 +331,7 @@ def check(meta: Mapping[str, Any], base: Path | None = None) -> list[Problem]:
     flow's own article (its policy is read first).
     """
     problems: list[Problem] = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, tuple[Any, ...]]] = set()
     graph = Graph.of(meta)
     for path in policy_files(meta["key"], base):
         try:
@@ -331,11 +342,8 @@ def check(meta: Mapping[str, Any], base: Path | None = None) -> list[Problem]:
                                                     "until it is fixed: %(detail)s", detail=str(err))))
             continue
         for rule in rules:
-            for problem in CHECKS[rule["rule"]](meta, rule, graph):
-                text = str(problem.message)
-                kind = text.split(": ", 1)[-1]
-                if (rule["rule"], problem.element_id, kind) in seen:
-                    continue
-                seen.add((rule["rule"], problem.element_id, kind))
-                problems.append(problem)
+            for fault, problem in CHECKS[rule["rule"]](meta, rule, graph):
+                if (problem.element_id, fault) not in seen:
+                    seen.add((problem.element_id, fault))
+                    problems.append(problem)
     return problems
