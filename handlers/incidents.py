@@ -17,15 +17,15 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from webapp import engine, incidents
 from webapp.engine.calendar import TOKYO, parse_local
 from webapp.models import ProcessInstance, User
 from webapp.models.incidents import CLAIM_DECISIONS, KINDS, SEVERITIES, Incident
+from webapp.models.workflow import COMPLETED
 
 from . import Context, HandlerError, handler
 
 logger = logging.getLogger(__name__)
-
-PROCESS_KEY = "incident_response"
 
 
 def parse_found_at(value: Any, now: datetime) -> datetime:
@@ -56,28 +56,25 @@ def incident_for(ctx: Context) -> Incident:
 def _reopened_from(ctx: Context, reference: Any) -> ProcessInstance | None:
     """The closed incident a report reopens: same contract, closed, on the city's word, with a reason.
 
-    The field is filled by :func:`webapp.incidents.reopen`, which checks the same and more
-    before starting. The form template does not yet hide ``readOnly`` fields, so someone could
-    type a reference into the report form; this keeps that path to the same rules.
+    The field is filled by :func:`webapp.incidents.reopen`. HTML forms drop ``readOnly``
+    fields (:func:`webapp.formschema.coerce`), but a report posted through the API keeps
+    every declared field, so a reference arriving here is held to the same rules
+    (:func:`webapp.incidents.check_reopenable`).
     """
     if not reference:
         return None
     original = ctx.session.scalar(sa.select(ProcessInstance).where(
-        ProcessInstance.reference == str(reference), ProcessInstance.process_key == PROCESS_KEY,
+        ProcessInstance.reference == str(reference), ProcessInstance.process_key == incidents.PROCESS_KEY,
         ProcessInstance.contract_id == ctx.instance.contract_id))
-    if original is None or original.status != "completed":
+    if original is None or original.status != COMPLETED:
         raise HandlerError(_l("%(ref)s is not a closed incident of this contract.", ref=str(reference)))
-    from webapp import incidents  # the operation module; imported late (it imports the engine)
-
     actor = ctx.session.get(User, ctx.actor_id) if ctx.actor_id is not None else None
-    if actor is None or not incidents.city_roles_on(actor, ctx.instance.contract):
-        raise HandlerError(_l("Only the city can reopen a closed incident."))
+    try:
+        incidents.check_reopenable(original, actor)
+    except engine.NotAllowed as refused:
+        raise HandlerError(refused.message) from None
     if not _text(ctx.data, "reopen_reason"):
         raise HandlerError(_l("Reopening an incident needs a reason."))
-    already = incidents.open_reopening(original)
-    if already is not None:
-        raise HandlerError(_l("%(ref)s was already reopened as %(new)s, which is still open.",
-                              ref=original.reference, new=already.reference))
     return original
 
 

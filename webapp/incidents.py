@@ -5,7 +5,10 @@ turns out not to be over (more data found, the cause was wrong), the city *reope
 starts a new ``incident_response`` instance on the same contract with the original report,
 linked to the old one in the register and in the audit log of both. The old instance keeps
 its numbered closure decision untouched. Like every operation here, it flushes and never
-commits: the caller (the route, once wired) commits once.
+commits: the caller (``records.reopen``) commits once.
+
+Who may reopen is decided in one place, :func:`check_reopenable`, used by :func:`reopen` and
+by the report handler (``handlers.incidents``) for a report that names ``reopened_from``.
 """
 from __future__ import annotations
 
@@ -28,17 +31,11 @@ REASON_MAX = 2000
 ATTACHMENT_FIELDS = ("evidence",)
 
 
-def city_roles_on(user: User, contract: Contract) -> set[str]:
-    """The city-side roles the user holds for the contract (global, department or contract grants)."""
-    return {r for r in access.scope_for(user).roles_on(contract) if roles.ROLES.get(r) and
-            roles.ROLES[r].side == roles.CITY}
-
-
 def _starter_city_roles(user: User, contract: Contract) -> set[str]:
-    """City roles of the user that may also start an incident (the process property ``starters``)."""
+    """City roles the user holds for the contract that may also start an incident (``starters``)."""
     definition = engine.latest_version(PROCESS_KEY)
     starters = set(definition.meta.get("starters", [])) if definition else set()
-    return city_roles_on(user, contract) & starters
+    return {r for r in access.scope_for(user).roles_on(contract) & starters if roles.is_city_lane(r)}
 
 
 def open_reopening(instance: ProcessInstance) -> ProcessInstance | None:
@@ -48,10 +45,35 @@ def open_reopening(instance: ProcessInstance) -> ProcessInstance | None:
         .where(Incident.reopened_from_id == instance.id, ProcessInstance.status == RUNNING).limit(1))
 
 
+def check_reopenable(original: ProcessInstance, user: User | None) -> None:
+    """Refuse unless ``user`` may reopen the incident ``original`` now.
+
+    Reopening starts a new incident on the city's word, so it takes a city role that may
+    also report incidents on the contract (an auditor or a department director sees the
+    incident but does not report one). Only a closed incident can be reopened, and only
+    once at a time: two open reopenings of one incident would fork its record.
+
+    :raise engine.NotAllowed: no such city role (or no user); not closed; a reopening is still open
+    """
+    if user is None or not _starter_city_roles(user, original.contract):
+        raise engine.NotAllowed(_l("Only the city can reopen an incident."))
+    if original.status != COMPLETED:
+        raise engine.NotAllowed(_l("Only a closed incident can be reopened; this one is still open."))
+    already = open_reopening(original)
+    if already is not None:
+        raise engine.NotAllowed(_l("This incident was already reopened as %(ref)s, which is still open.",
+                                   ref=already.reference))
+
+
 def can_reopen(instance: ProcessInstance, user: User) -> bool:
     """Whether the instance page should offer reopening to this user (the operation re-checks)."""
-    return (instance.process_key == PROCESS_KEY and instance.status == COMPLETED
-            and bool(_starter_city_roles(user, instance.contract)) and open_reopening(instance) is None)
+    if instance.process_key != PROCESS_KEY:
+        return False
+    try:
+        check_reopenable(instance, user)
+    except engine.NotAllowed:
+        return False
+    return True
 
 
 def reopen(instance: ProcessInstance | None, user: User, reason: str) -> ProcessInstance:
@@ -65,15 +87,8 @@ def reopen(instance: ProcessInstance | None, user: User, reason: str) -> Process
     """
     if instance is None or instance.process_key != PROCESS_KEY or not access.can_see_instance(user, instance):
         raise engine.NotFound()
+    check_reopenable(instance, user)
     contract = instance.contract
-    if not _starter_city_roles(user, contract):
-        raise engine.NotAllowed(_l("Only the city can reopen an incident."))
-    if instance.status != COMPLETED:
-        raise engine.NotAllowed(_l("Only a closed incident can be reopened; this one is still open."))
-    already = open_reopening(instance)
-    if already is not None:
-        raise engine.NotAllowed(_l("This incident was already reopened as %(ref)s, which is still open.",
-                                   ref=already.reference))
     text = (reason or "").strip()
     if not text:
         raise FormInvalid({"reason": [_l("This field is required.")]})

@@ -13,7 +13,7 @@ from handlers import Context, HandlerError
 from handlers.incidents import incident_actions, incident_close, incident_inform, incident_triage, parse_found_at
 from tests.helpers import DEFAULT_NOW
 from tests.processes.test_incident_response import close_incident, incident, report
-from webapp import access, engine
+from webapp import access, accounts, engine
 from webapp.extensions import db
 from webapp.models.incidents import Incident
 
@@ -53,6 +53,21 @@ def test_a_contractor_cannot_attach_a_report_to_a_closed_incident(world):
         engine.start("incident_response", world.kai, {"kind": "leakage", "found_at": "2026-12-02T09:00",
                                                       "summary": "再発", "reopened_from": closed.reference},
                      world.users["ito"])
+    db.session.rollback()
+    with force_locale("en"):
+        assert "Only the city can reopen" in str(refused.value)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Incident)) == 1
+
+
+def test_a_city_role_that_does_not_report_incidents_cannot_reopen_through_the_report_either(world):
+    """The report handler applies the reopen page's rule (webapp.incidents.check_reopenable), not a looser one."""
+    closed = close_incident(world, report(world))
+    # Contractor staff may file the report; being a department director does not make reopening theirs.
+    both = accounts.create_user("kimura", "木村 部長", "Department-director-2026", org_code="D-KAIGO",
+                                roles=["contractor_staff@contract:R8-KAI-0034", "city_director@dept:D-KAIGO"])
+    db.session.commit()
+    with pytest.raises(engine.ProcessFailed) as refused:
+        engine.start("incident_response", world.kai, reopening_report(closed.reference, reopen_reason="再発"), both)
     db.session.rollback()
     with force_locale("en"):
         assert "Only the city can reopen" in str(refused.value)

@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from tests.helpers import open_task
 from tests.processes.test_incident_response import close_incident, complete, incident, report
-from webapp import engine, incidents
+from webapp import access, accounts, engine, incidents
 from webapp.extensions import db
 from webapp.formschema import FormInvalid
 from webapp.models import AuditEvent, ProcessInstance
 from webapp.models.incidents import Incident
 
 REASON = "送信先から別ファイルも受領していたとの連絡があった"
+
+
+def english(error: Exception) -> str:
+    with force_locale("en"):
+        return str(error)
 
 
 def reopened_events(instance_id: int) -> list[dict]:
@@ -76,6 +82,20 @@ def test_only_the_city_may_reopen(world, closed, username):
     with pytest.raises(engine.NotAllowed):
         incidents.reopen(closed, world.users[username], REASON)
     db.session.rollback()
+
+
+def test_a_city_role_that_does_not_report_incidents_may_not_reopen(world, closed):
+    """A department director sees the incident but is not among its reporters: no reopening."""
+    director = accounts.create_user("kimura", "木村 部長", "Department-director-2026", org_code="D-KAIGO",
+                                    roles=["city_director@dept:D-KAIGO"])
+    db.session.commit()
+    assert access.can_see_instance(director, closed)
+    assert not incidents.can_reopen(closed, director)
+    with pytest.raises(engine.NotAllowed) as refused:
+        incidents.reopen(closed, director, REASON)
+    db.session.rollback()
+    assert "Only the city can reopen" in english(refused.value)
+    assert reopened_events(closed.id) == []
 
 
 def test_people_who_cannot_see_the_incident_get_not_found(world, closed):
