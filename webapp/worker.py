@@ -61,8 +61,9 @@ def run_once(batch: int = 200) -> dict[str, int]:
         ok = outbox.deliver(message, clock.now())
         db.session.commit()
         sent, failed = sent + ok, failed + (not ok)
-    cleanup.remove_stale_uploads(now)
+    removed = cleanup.remove_stale_uploads(now)
     db.session.commit()
+    cleanup.remove_unreferenced_files(removed)  # after the commit (rule 9): a rollback must not lose a file
     return {"timers": fired, "timer_failures": failed_timers, "digests": digests, "sent": sent, "failed": failed}
 
 
