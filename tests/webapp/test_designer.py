@@ -336,6 +336,8 @@ def test_diff_lists_what_changed(owner):
     html = owner.get(f"{BASE}/diff?from=1&to=2").get_data(as_text=True)
     assert "市の承諾審査" in html and "市の承諾審査（改訂）" in html and "3bd" in html and "5bd" in html
     assert html.count('class="diff-changed"') == 2  # name and due of one element
+    assert owner.get(f"{BASE}/diff?from=1&to=9").status_code == 404
+    assert owner.get(f"{BASE}/diff?from=9&to=2").status_code == 404
 
 
 def test_download_is_an_attachment_with_the_stored_bytes(owner):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import abort
 
 from .. import engine
@@ -13,6 +14,11 @@ from ..models import ProcessDefinition, ProcessInstance, User
 from ..models.designer import DesignDraft
 from ..models.workflow import RUNNING
 from . import drafts
+
+
+# What a version list shows (number, date, who, note): the diagram, its meta and forms stay in the database.
+LISTING = (so.defer(ProcessDefinition.bpmn), so.defer(ProcessDefinition.meta), so.defer(ProcessDefinition.forms),
+           so.selectinload(ProcessDefinition.deployed_by))
 
 
 @dataclass
@@ -34,15 +40,16 @@ def flows(user: User) -> list[FlowRow]:
         .group_by(ProcessInstance.process_key)).all())
     mine = drafts.for_user(user)
     rows = [FlowRow(d.key, d.name, d, counts.get(d.key, 0), running.get(d.key, 0), mine.get(d.key))
-            for d in engine.latest_versions()]
+            for d in engine.latest_versions(*LISTING)]
     known = {r.key for r in rows}
     rows.extend(FlowRow(key, key, None, 0, 0, draft) for key, draft in mine.items() if key not in known)
     return rows
 
 
 def versions(key: str) -> list[ProcessDefinition]:
-    return list(db.session.scalars(sa.select(ProcessDefinition).where(ProcessDefinition.key == key)
-                                   .order_by(ProcessDefinition.version.desc())))
+    """Every version of the flow, newest first, loaded for listing (:data:`LISTING`)."""
+    return list(db.session.scalars(sa.select(ProcessDefinition).options(*LISTING)
+                                   .where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())))
 
 
 def running_by_version(key: str) -> dict[int, int]:

@@ -243,12 +243,18 @@ def rollback(key: str, version: int):
 
 @bp.route("/<key>/diff")
 def compare(key: str):
-    """``?from=N&to=M`` (default: the newest version against the one before)."""
+    """``?from=N&to=M`` (default: the newest version against the one before).
+
+    :raise 404: no version of the flow, or ``from``/``to`` names none of them
+    """
     versions = queries.versions(queries.check_key(key))
     if not versions:
         abort(404)
+    by_number = {v.version: v for v in versions}
     new_v = request.args.get("to", type=int) or versions[0].version
     old_v = request.args.get("from", type=int) or max(1, new_v - 1)
-    old, new = queries.get_version(key, old_v), queries.get_version(key, new_v)
+    if old_v not in by_number or new_v not in by_number:
+        abort(404)
+    old, new = by_number[old_v], by_number[new_v]
     return render_template("designer/diff.html", key=key, old=old, new=new, versions=versions,
                            changes=diff.compare(old.meta, new.meta))

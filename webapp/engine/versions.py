@@ -137,11 +137,13 @@ def latest_version(key: str) -> ProcessDefinition | None:
     )
 
 
-def latest_versions() -> list[ProcessDefinition]:
+def latest_versions(*options: Any) -> list[ProcessDefinition]:
+    """The newest version of every flow, by key; ``options`` are loader options (a list page
+    defers the diagram and its meta)."""
     newest = sa.select(ProcessDefinition.key, sa.func.max(ProcessDefinition.version).label("v")) \
         .group_by(ProcessDefinition.key).subquery()
     return list(db.session.scalars(
-        sa.select(ProcessDefinition).join(
+        sa.select(ProcessDefinition).options(*options).join(
             newest, sa.and_(ProcessDefinition.key == newest.c.key, ProcessDefinition.version == newest.c.v))
         .order_by(ProcessDefinition.key)
     ))
