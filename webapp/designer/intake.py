@@ -64,13 +64,18 @@ def read_upload(file: Any) -> bytes:
     return file.stream.read(current_app.config["BPMN_MAX_BYTES"] + 1)
 
 
+def field(request: Any, name: str) -> Any:
+    """A field of the page script's JSON body, or of a plain form (None when absent)."""
+    payload = request.get_json(silent=True) if request.is_json else None
+    return payload.get(name) if isinstance(payload, dict) else request.form.get(name)
+
+
 def xml_from_request(request: Any) -> bytes:
     """The diagram the editor sent: JSON ``{"xml": …}`` (the page's script) or a form field.
 
     :raise DesignRefused: nothing sent
     """
-    payload = request.get_json(silent=True) if request.is_json else None
-    text = payload.get("xml") if isinstance(payload, dict) else request.form.get("xml")
+    text = field(request, "xml")
     if not isinstance(text, str) or not text.strip():
         raise DesignRefused(_l("No diagram was sent."))
     return text.encode("utf-8")

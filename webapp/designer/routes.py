@@ -36,9 +36,8 @@ def _owners_only():
 
 
 def _field(name: str) -> str:
-    """A field of the page script's JSON body, or of a plain form."""
-    payload = request.get_json(silent=True) if request.is_json else None
-    value = payload.get(name) if isinstance(payload, dict) else request.form.get(name)
+    """A field of the request as text (numbers from the page script's JSON included)."""
+    value = intake.field(request, name)
     return value.strip() if isinstance(value, str) else str(value) if isinstance(value, int) else ""
 
 
