@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from webapp import decisions
 from webapp.engine.calendar import to_tokyo
-from webapp.models import Decision, HumanTask
 from webapp.models.devices import EXPIRED, PERMITTED, SENSITIVE_SEGMENTS, WITHDRAWN, Device
 
 from . import Context, HandlerError, handler
@@ -35,12 +35,9 @@ def needs_security_permission(request: dict[str, Any]) -> bool:
 
 
 def _permission_number(ctx: Context, lane: str) -> str | None:
-    """The newest approving decision of ``lane`` on the request's current version, if any."""
-    return ctx.session.scalar(
-        sa.select(Decision.number).join(HumanTask, HumanTask.id == Decision.human_task_id)
-        .where(Decision.instance_id == ctx.instance.id, Decision.outcome == "approve",
-               Decision.request_version == ctx.instance.request_version, HumanTask.lane == lane)
-        .order_by(Decision.decided_at.desc(), Decision.id.desc()).limit(1))
+    """The number of ``lane``'s newest approval of the request's current version, if any."""
+    approval = decisions.approval_on_version(ctx.instance, ctx.instance.request_version, lane=lane)
+    return approval.number if approval else None
 
 
 def _device(ctx: Context) -> Device:

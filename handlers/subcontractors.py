@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from webapp.models import Asset, Decision, HumanTask
+from webapp import decisions
+from webapp.models import Asset, Decision
 from webapp.models.subcontractors import Subcontractor, liability_statement
 
 from . import Context, HandlerError, handler
@@ -44,15 +45,6 @@ def assess_equivalence(ctx: Context, comparisons: Mapping[str, Any]) -> dict[str
     return {"equivalent": not below, "below": below}
 
 
-def _city_approval(ctx: Context, city_review: str) -> Decision | None:
-    """The city approver's approval of the request version the security officer just approved."""
-    return ctx.session.scalar(
-        sa.select(Decision).join(HumanTask, HumanTask.id == Decision.human_task_id)
-        .where(Decision.instance_id == ctx.instance.id, HumanTask.spec_id == city_review,
-               Decision.request_version == ctx.decision.request_version)
-        .order_by(Decision.id.desc()).limit(1))
-
-
 def _finding(decision: Decision) -> Any:
     return (decision.content or {}).get("decision", {}).get("finding")
 
@@ -62,8 +54,9 @@ def _check_approvals(ctx: Context, city_review: str) -> Decision:
     if ctx.decision is None or ctx.decision.outcome != "approve":
         raise HandlerError(_l("A subcontractor can only be registered after the written approval of the "
                               "information policy division."))
-    city = _city_approval(ctx, city_review)
-    if city is None or city.outcome != "approve":
+    # The city approver's approval of the very version the security officer just approved.
+    city = decisions.approval_on_version(ctx.instance, ctx.decision.request_version, spec_id=city_review)
+    if city is None:
         raise HandlerError(_l("A subcontractor can only be registered after the city approver's written approval "
                               "of the same version of the request."))
     if _finding(city) != EQUIVALENT_FINDING or _finding(ctx.decision) != EQUIVALENT_FINDING:

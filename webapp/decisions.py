@@ -32,6 +32,22 @@ def for_instance(instance_id: int) -> list[Decision]:
         sa.select(Decision).where(Decision.instance_id == instance_id).order_by(Decision.decided_at, Decision.id)))
 
 
+def approval_on_version(instance: ProcessInstance, version: int, *, lane: str | None = None,
+                        spec_id: str | None = None) -> Decision | None:
+    """The newest approving decision on ``version`` of the request, of one lane or one task if given.
+
+    A register entry cites the approvals it stands on; an approval of an earlier version
+    (before a send-back and resubmission) does not cover what was finally filed.
+    """
+    query = sa.select(Decision).join(HumanTask, HumanTask.id == Decision.human_task_id).where(
+        Decision.instance_id == instance.id, Decision.outcome == "approve", Decision.request_version == version)
+    if lane is not None:
+        query = query.where(HumanTask.lane == lane)
+    if spec_id is not None:
+        query = query.where(HumanTask.spec_id == spec_id)
+    return db.session.scalar(query.order_by(Decision.decided_at.desc(), Decision.id.desc()).limit(1))
+
+
 def last_outcome(instance: ProcessInstance) -> str | None:
     return db.session.scalar(
         sa.select(Decision.outcome).where(Decision.instance_id == instance.id)
