@@ -12,8 +12,6 @@ import time
 
 from flask import Flask
 
-import sqlalchemy as sa
-
 from . import cleanup, clock, digest, engine, outbox
 from .extensions import db
 
@@ -35,12 +33,16 @@ def run_once(batch: int = 200) -> dict[str, int]:
             try:
                 moved += bool(engine.fire_timers_of(instance_id, now))
                 db.session.commit()
-            except (engine.ProcessFailed, engine.ConcurrentUpdate, sa.exc.SQLAlchemyError) as err:
+            except engine.ConcurrentUpdate:  # someone acted on it meanwhile: nothing to retry
                 db.session.rollback()
                 failed_timers += 1
-                if not isinstance(err, engine.ConcurrentUpdate):
-                    engine.postpone_failed_timer(instance_id, now, err)
-                    db.session.commit()
+            except Exception as err:  # anything, or the instance heads the queue on every pass
+                db.session.rollback()
+                failed_timers += 1
+                if not isinstance(err, engine.ProcessFailed):  # a diagram's failure is explained already
+                    logger.exception("timer step of instance %s raised", instance_id)
+                engine.postpone_failed_timer(instance_id, now, err)
+                db.session.commit()
         fired += moved
         if len(due) < batch or moved == 0:  # all done, or the rest is another worker's right now
             break

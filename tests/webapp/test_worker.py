@@ -160,6 +160,31 @@ def test_a_failing_timer_step_is_contained_recorded_and_retried_later(app, world
     assert worker.run_once()["timers"] == 1
 
 
+def test_an_unexpected_error_in_a_timer_step_is_contained_too(app, world, clock, monkeypatch, caplog):
+    """Not only diagram failures: a broken mail template must not block the queue's head."""
+    from webapp import notifications
+
+    broken, healthy = start_copying(world), start_copying(world)
+    original = notifications.notifier
+
+    def notifier(instance):
+        if instance.id == broken.id:
+            raise RuntimeError("template email/task_overdue.txt not found")
+        return original(instance)
+
+    monkeypatch.setattr(notifications, "notifier", notifier)
+    due = open_task(healthy.id).due_at
+    clock.set(due + timedelta(minutes=1))
+    result = worker.run_once()
+    assert result["timers"] == 1 and result["timer_failures"] == 1
+    db.session.expire_all()
+    failure = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "timer_failed"))
+    assert failure.instance_id == broken.id and "task_overdue.txt" in failure.detail["error"]
+    assert any(r.exc_info and "task_overdue.txt" in str(r.exc_info[1]) for r in caplog.records)
+    assert db.session.get(ProcessInstance, broken.id).next_timer_at == due + timedelta(minutes=16)
+    assert worker.run_once()["timer_failures"] == 0
+
+
 def test_abandoned_uploads_are_removed_after_a_day(app, world, clock):
     import io
 
