@@ -142,7 +142,8 @@ def matches(selector: Any, node_id: str, meta: Mapping[str, Any]) -> bool:
 
 
 def select(selector: Any, meta: Mapping[str, Any]) -> list[str]:
-    return [n for n in meta.get("order") or meta["nodes"] if n in meta["nodes"] and matches(selector, n, meta)]
+    """The matching nodes in reading order (``meta["order"]`` lists every node)."""
+    return [n for n in meta["order"] if n in meta["nodes"] and matches(selector, n, meta)]
 
 
 # --- the graph ----------------------------------------------------------------------------------

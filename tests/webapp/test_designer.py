@@ -371,6 +371,7 @@ def test_diff_compare_reports_added_removed_and_changed_properties(app):
     new["flows"][3]["condition"] = 'decision == "approve" and copies < 5'
     new["boundaries"]["approve"][0]["timer"] = 'deadline("2bd")'
     new["nodes"]["extra"] = {"type": "userTask", "name": "追加", "lane": "city_approver"}
+    new["order"].append("extra")  # as parse.describe lists every node
     changes = {e.element_id: e for e in diff.compare(old, new)}
     assert changes["flow_not_copy"].status == "removed" and changes["extra"].status == "added"
     props = {c.prop: (c.old, c.new) for e in changes.values() if e.status == "changed" for c in e.changes}

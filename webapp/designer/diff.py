@@ -75,7 +75,9 @@ def _process_props(meta: Mapping[str, Any]) -> dict[str, str]:
                                                        if k not in ("reference_prefix", "title", "starters")}}
 
 
-def _node_props(meta: Mapping[str, Any], node_id: str) -> dict[str, str]:
+def _node_props(meta: Mapping[str, Any], node_id: str,
+                attached: tuple[str, Mapping[str, Any]] | None) -> dict[str, str]:
+    """``attached``: the task this node is a boundary event of, and the boundary's entry."""
     node = meta["nodes"][node_id]
     props = {"name": node.get("name", ""), "type": node.get("type", ""), "lane": node.get("lane", "")}
     task = meta.get("tasks", {}).get(node_id)
@@ -88,12 +90,11 @@ def _node_props(meta: Mapping[str, Any], node_id: str) -> dict[str, str]:
         props["result"] = service.get("result", "")
         for name, value in service.get("params", {}).items():
             props[f"parameter:{name}"] = value
-    for attached_to, boundaries in meta.get("boundaries", {}).items():
-        for boundary in boundaries:
-            if boundary["id"] == node_id:
-                props["attached_to"] = attached_to
-                props["interrupting"] = _text(boundary.get("cancel"))
-                props["timer"] = f"{boundary.get('timer_kind') or ''} {boundary.get('timer') or ''}".strip()
+    if attached is not None:
+        attached_to, boundary = attached
+        props["attached_to"] = attached_to
+        props["interrupting"] = _text(boundary.get("cancel"))
+        props["timer"] = f"{boundary.get('timer_kind') or ''} {boundary.get('timer') or ''}".strip()
     return props
 
 
@@ -107,10 +108,10 @@ def _elements(meta: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, str]]]:
     if not meta:
         return out
     out[meta["key"]] = ("process", _process_props(meta))
-    ordered = list(meta.get("order") or []) + [n for n in meta["nodes"] if n not in (meta.get("order") or [])]
-    for node_id in ordered:
+    attached = {b["id"]: (target, b) for target, bs in meta.get("boundaries", {}).items() for b in bs}
+    for node_id in meta["order"]:  # every node, in reading order (parse.describe)
         if node_id in meta["nodes"]:
-            out[node_id] = (meta["nodes"][node_id]["type"], _node_props(meta, node_id))
+            out[node_id] = (meta["nodes"][node_id]["type"], _node_props(meta, node_id, attached.get(node_id)))
     for flow in meta.get("flows", []):
         out[flow["id"]] = ("sequenceFlow", _flow_props(flow))
     return out

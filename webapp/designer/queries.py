@@ -15,7 +15,6 @@ from ..models.designer import DesignDraft
 from ..models.workflow import RUNNING
 from . import drafts
 
-
 # What a version list shows (number, date, who, note): the diagram, its meta and forms stay in the database.
 LISTING = (so.defer(ProcessDefinition.bpmn), so.defer(ProcessDefinition.meta), so.defer(ProcessDefinition.forms),
            so.selectinload(ProcessDefinition.deployed_by))
