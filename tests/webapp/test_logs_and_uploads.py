@@ -78,21 +78,3 @@ def test_a_disguised_file_is_refused_by_its_content_not_its_name(client, world):
     assert response.status_code == 400 and "report.pdf" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
-
-def test_abandoned_uploads_go_after_a_day_and_their_files_once_nothing_names_them(app, world, clock):
-    from webapp import storage, worker
-
-    kobayashi = world.users["kobayashi"]
-    lone = storage.store(io.BytesIO(b"%PDF-1.4\nlone\n%%EOF\n"), "lone.pdf", kobayashi)
-    shared_old = storage.store(io.BytesIO(b"%PDF-1.4\nshared\n%%EOF\n"), "old.pdf", kobayashi)
-    db.session.commit()
-    clock.advance(days=2)
-    shared_new = storage.store(io.BytesIO(b"%PDF-1.4\nshared\n%%EOF\n"), "new.pdf", kobayashi)
-    db.session.commit()
-    lone_id, lone_path = lone.id, storage.path_for(lone.sha256)
-    old_id, shared_path = shared_old.id, storage.path_for(shared_new.sha256)
-    worker.run_once()
-    db.session.expire_all()
-    assert db.session.get(Attachment, lone_id) is None and db.session.get(Attachment, old_id) is None
-    assert not lone_path.exists()
-    assert shared_path.exists() and db.session.get(Attachment, shared_new.id) is not None

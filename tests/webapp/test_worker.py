@@ -186,18 +186,24 @@ def test_an_unexpected_error_in_a_timer_step_is_contained_too(app, world, clock,
 
 
 def test_abandoned_uploads_are_removed_after_a_day(app, world, clock):
+    """The file goes with its last row: an identical upload still pending keeps it."""
     import io
 
     from webapp import storage
     from webapp.models import Attachment
 
     storage.store(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "abandoned.pdf", world.users["kobayashi"])
+    shared = b"%PDF-1.4\nshared\n%%EOF\n"
+    storage.store(io.BytesIO(shared), "old.pdf", world.users["kobayashi"])
     db.session.commit()
-    row = db.session.scalar(sa.select(Attachment))
+    row = db.session.scalar(sa.select(Attachment).where(Attachment.filename == "abandoned.pdf"))
     path = storage.path_for(row.sha256)
     assert path.exists()
     worker.run_once()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 2
     clock.advance(days=1, minutes=1)
+    kept = storage.store(io.BytesIO(shared), "new.pdf", world.users["kobayashi"])
+    db.session.commit()
     worker.run_once()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0 and not path.exists()
+    assert db.session.scalars(sa.select(Attachment.filename)).all() == ["new.pdf"] and not path.exists()
+    assert storage.path_for(kept.sha256).exists()
