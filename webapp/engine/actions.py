@@ -45,9 +45,8 @@ def form_for(definition: ProcessDefinition, spec_id: str) -> dict[str, Any] | No
     return definition.forms.get(name) if name else None
 
 
-def _validated(definition: ProcessDefinition, spec_id: str, raw: Mapping[str, Any], ctx: formschema.FormContext,
+def _validated(schema: dict[str, Any] | None, raw: Mapping[str, Any], ctx: formschema.FormContext,
                from_html: bool) -> dict[str, Any]:
-    schema = form_for(definition, spec_id)
     if schema is None:
         return {}
     return formschema.validate(schema, raw, ctx, from_html=from_html)
@@ -88,8 +87,8 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
         raise NotFound()
     now = clock.now()
     start_task = definition.meta["start_task"]
-    ctx = formschema.FormContext(contract, user)
-    data = _validated(definition, start_task, raw, ctx, from_html)
+    form = form_for(definition, start_task)
+    data = _validated(form, raw, formschema.FormContext(contract, user), from_html)
     instance = ProcessInstance(
         definition_id=definition.id, process_key=definition.key, contract_id=contract.id, requester_id=user.id,
         reference=numbering.request_reference(definition.meta.get("reference_prefix", "REQ"), now),
@@ -99,7 +98,7 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
     instance.definition, instance.contract = definition, contract
     db.session.add(instance)
     db.session.flush()
-    storage.bind(form_for(definition, start_task) or {}, data, instance, user)
+    storage.bind(form or {}, data, instance, user)
     spec, subprocess_specs = specs_of(definition)
     closed = closed_days()
     engine = script_engine(instance=instance, actor_id=user.id, now=now, closed=closed,
@@ -192,9 +191,9 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
                              .execution_options(populate_existing=True))
     check_may_complete(task, instance, user)
     definition = instance.definition
-    ctx = formschema.FormContext(instance.contract, user, instance.id)
-    data = _validated(definition, task.spec_id, raw, ctx, from_html)
-    storage.bind(form_for(definition, task.spec_id) or {}, data, instance, user)
+    form = form_for(definition, task.spec_id)
+    data = _validated(form, raw, formschema.FormContext(instance.contract, user, instance.id), from_html)
+    storage.bind(form or {}, data, instance, user)
     now = clock.now()
     spec, subprocess_specs = specs_of(definition)
     meta = definition.task_meta(task.spec_id)
@@ -209,12 +208,13 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
     spiff_task = run.user_task(workflow, task.task_guid)
     if spiff_task is None:
         raise TaskAlreadyDone(task)
-    replaces: list[str] = []
     if task.spec_id == definition.meta.get("start_task"):
         instance.request_version += 1
         instance.request_data = data
         instance.title = _title(definition, data, now)  # the corrected request may be about something else
-        replaces = list((form_for(definition, task.spec_id) or {}).get("properties", {}))
+    # A form answered again (the request after a send-back, any step a loop returns to) replaces
+    # its earlier answers: a field left empty this time must not keep last time's value.
+    replaces = list((form or {}).get("properties", {}))
     payload = dict(data)
     if decision is not None:
         payload["decision_number"] = decision.number

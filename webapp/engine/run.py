@@ -113,7 +113,7 @@ def user_task(workflow: BpmnWorkflow, guid: str) -> Any | None:
 def complete_user_task(workflow: BpmnWorkflow, task: Any, data: Mapping[str, Any],
                        replaces: Collection[str] = ()) -> None:
     """Complete ``task`` with ``data``; fields in ``replaces`` missing from ``data`` are removed
-    (a resubmitted request form replaces the old answers, it does not merge with them)."""
+    (a form answered again replaces the old answers, it does not merge with them)."""
     for name in replaces:
         if name not in data:
             task.data.pop(name, None)

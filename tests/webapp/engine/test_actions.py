@@ -1,0 +1,29 @@
+"""The engine's verbs beyond the flows' own tests: what a step answered again leaves in the workflow."""
+from __future__ import annotations
+
+from tests.helpers import open_task, start_copying
+from webapp import engine
+from webapp.engine import run, store
+from webapp.engine.actions import specs_of
+from webapp.extensions import db
+
+
+def complete(instance, spec_id: str, user, **data) -> None:
+    engine.complete(open_task(instance.id, spec_id).id, data, user)
+    db.session.commit()
+
+
+def test_a_decision_answered_again_replaces_the_earlier_answers(world):
+    """Sent back with a comment and conditions, then approved without: neither lingers in the data."""
+    instance = start_copying(world)
+    tanaka, kobayashi = world.users["tanaka"], world.users["kobayashi"]
+    complete(instance, "approve", tanaka, decision="send_back", comment="目的を具体的に", conditions="閲覧のみ")
+    complete(instance, "request", kobayashi, **instance.request_data)
+    complete(instance, "approve", tanaka, decision="approve")
+    db.session.refresh(instance)
+    assert instance.status == "completed"
+    workflow = store.loads(instance.state, *specs_of(instance.definition))
+    last = [t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "end_approved"][-1]
+    assert last.data["decision"] == "approve"
+    assert "comment" not in last.data and "conditions" not in last.data
+    assert run.completed_steps(workflow).count("approve") == 2
