@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,8 +31,9 @@ def _digest(prev_hash: str, seq: int, at: str, actor_id: int | None, action: str
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def _canonical_time(event: AuditEvent) -> str:
-    return event.at.strftime("%Y-%m-%dT%H:%M:%S.%f")
+def _canonical_time(at: datetime) -> str:
+    """The moment as hashed: UTC, microseconds, no offset (the column stores naive UTC)."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def record(action: str, *, actor_id: int | None, instance_id: int | None = None,
@@ -70,8 +71,7 @@ def _chain_pending(session: Any) -> None:
     rows = []
     for offset, event in enumerate(pending):
         seq = first + offset
-        at = event["at"].replace(tzinfo=None)
-        digest = _digest(prev, seq, at.strftime("%Y-%m-%dT%H:%M:%S.%f"), event["actor_id"], event["action"],
+        digest = _digest(prev, seq, _canonical_time(event["at"]), event["actor_id"], event["action"],
                          event["instance_id"], event["contract_id"], event["detail"])
         rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
@@ -112,7 +112,7 @@ def verify(batch: int = 5000) -> tuple[int, Break | None]:
             return checked, Break(expected_seq, f"event {expected_seq} is missing (next found: {event.seq})")
         if event.prev_hash != prev:
             return checked, Break(event.seq, "its link to the previous event does not match")
-        digest = _digest(prev, event.seq, _canonical_time(event), event.actor_id, event.action,
+        digest = _digest(prev, event.seq, _canonical_time(event.at), event.actor_id, event.action,
                          event.instance_id, event.contract_id, event.detail)
         if digest != event.hash:
             return checked, Break(event.seq, "its content was changed after it was written")
