@@ -114,8 +114,8 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
     audit.record("request_submitted", actor_id=user.id, instance_id=instance.id, contract_id=contract.id,
                  detail={"process": definition.key, "version": definition.version, "reference": instance.reference,
                          "request_version": 1})
-    _save(instance, definition, workflow, now, closed, completed_guid=first.guid, completed_by=user, submitted=data,
-          completed_unseen=first)
+    # The request form never had an inbox row (the instance is new): it is written as completed.
+    _save(instance, definition, workflow, now, closed, completed_unseen=first, completed_by=user, submitted=data)
     logger.info("user %s started %s as instance %s on contract %s", user.id, definition.key, instance.id, contract.id)
     return instance
 
