@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from webapp.models import Asset, CopyRecord
+from webapp.models import CopyRecord
 
-from . import Context, HandlerError, handler
+from . import Context, handler
+from ._guards import require_approval, require_contract_assets
 
 
 @handler("register_copy")
@@ -20,14 +20,10 @@ def register_copy(ctx: Context, assets: list[int], copies: int, medium: str, loc
     Refuses to register without a decision record: the diagram must put this step after
     the city's approval, and the guardrail checks that it does.
     """
-    if ctx.decision is None or ctx.decision.outcome != "approve":
-        raise HandlerError(_l("A copy can only be registered after the city's written consent."))
-    contract_id = ctx.instance.contract_id
-    known = set(ctx.session.scalars(sa.select(Asset.id).where(Asset.contract_id == contract_id, Asset.id.in_(assets))))
-    if known != set(assets):
-        raise HandlerError(_l("The request names assets that are not in this contract's register."))
+    require_approval(ctx, _l("A copy can only be registered after the city's written consent."))
+    require_contract_assets(ctx, assets)
     record = CopyRecord(
-        contract_id=contract_id, instance_id=ctx.instance.id, decision_number=ctx.decision.number,
+        contract_id=ctx.instance.contract_id, instance_id=ctx.instance.id, decision_number=ctx.decision.number,
         asset_ids=list(assets), description=purpose, copies=int(copies), medium=medium, location=location,
         handlers=list(handlers), destruction_due=date.fromisoformat(destruction_due),
     )

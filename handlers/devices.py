@@ -11,7 +11,6 @@ import unicodedata
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from webapp import decisions
@@ -19,6 +18,7 @@ from webapp.engine.calendar import to_tokyo
 from webapp.models.devices import EXPIRED, PERMITTED, SENSITIVE_SEGMENTS, WITHDRAWN, Device
 
 from . import Context, HandlerError, handler
+from ._guards import register_row
 
 CITY_LANE = "city_approver"
 SECURITY_LANE = "security_officer"
@@ -41,10 +41,7 @@ def _permission_number(ctx: Context, lane: str) -> str | None:
 
 
 def _device(ctx: Context) -> Device:
-    device = ctx.session.scalar(sa.select(Device).where(Device.instance_id == ctx.instance.id))
-    if device is None:
-        raise HandlerError(_l("This request has no device in the register."))
-    return device
+    return register_row(ctx, Device, _l("This request has no device in the register."))
 
 
 @handler("verify_device_serial")

@@ -24,6 +24,7 @@ from webapp.models.incidents import CLAIM_DECISIONS, KINDS, SEVERITIES, Incident
 from webapp.models.workflow import COMPLETED
 
 from . import Context, HandlerError, handler
+from ._guards import register_row, require_approval
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,8 @@ def parse_found_at(value: Any, now: datetime) -> datetime:
 
 def incident_for(ctx: Context) -> Incident:
     """The register row of the running instance; every step after the report needs it."""
-    row = ctx.session.scalar(sa.select(Incident).where(Incident.instance_id == ctx.instance.id))
-    if row is None:
-        raise HandlerError(_l("This incident is not in the incident register; the report step must come first."))
-    return row
+    return register_row(ctx, Incident,
+                        _l("This incident is not in the incident register; the report step must come first."))
 
 
 def _reopened_from(ctx: Context, reference: Any) -> ProcessInstance | None:
@@ -166,8 +165,7 @@ def incident_close(ctx: Context) -> dict[str, Any]:
     Reads the decision's own content, not the task data, so nothing typed in an earlier
     round (a send-back) leaks into the record.
     """
-    if ctx.decision is None or ctx.decision.outcome != "approve":
-        raise HandlerError(_l("An incident can only be closed by the city's written decision."))
+    require_approval(ctx, _l("An incident can only be closed by the city's written decision."))
     finding = dict(ctx.decision.content.get("decision", {}))
     texts = {name: _text(finding, name) for name in ("cause", "impact", "recurrence_prevention")}
     if not all(texts.values()):

@@ -32,6 +32,7 @@ from webapp.models.releases import (
 )
 
 from . import Context, HandlerError, handler
+from ._guards import register_row, require_approval
 
 
 def local_time(value: Any) -> datetime:
@@ -48,10 +49,8 @@ def lines(text: str | None) -> list[str]:
 
 
 def _release(ctx: Context) -> ReleaseRecord:
-    record = ctx.session.scalar(sa.select(ReleaseRecord).where(ReleaseRecord.instance_id == ctx.instance.id))
-    if record is None:
-        raise HandlerError(_l("This request has no entry in the release register: the city has not approved it."))
-    return record
+    return register_row(ctx, ReleaseRecord,
+                        _l("This request has no entry in the release register: the city has not approved it."))
 
 
 def _expect(record: ReleaseRecord, *statuses: str, step: Any) -> None:
@@ -76,8 +75,7 @@ def open_release(ctx: Context) -> dict[str, Any]:
     Reads the request as last validated (``instance.request_data``), not the task data, so
     fields of a variant abandoned on resubmission never reach the register.
     """
-    if ctx.decision is None or ctx.decision.outcome != "approve":
-        raise HandlerError(_l("A release can only be registered after the city's written approval."))
+    require_approval(ctx, _l("A release can only be registered after the city's written approval."))
     request = ctx.instance.request_data
     variant = request.get("variant")
     if variant not in (PROGRAM, CONFIG):
@@ -150,8 +148,7 @@ def record_report(ctx: Context, result: str, post_check: str) -> dict[str, Any]:
 @handler("close_release")
 def close_release(ctx: Context) -> dict[str, Any]:
     """Record the city's confirmation of completion with its decision number."""
-    if ctx.decision is None or ctx.decision.outcome != "approve":
-        raise HandlerError(_l("A release can only be closed by the city's confirmation."))
+    require_approval(ctx, _l("A release can only be closed by the city's confirmation."))
     record = _release(ctx)
     _expect(record, REPORTED, step=_l("The confirmation"))
     record.confirmation_number, record.confirmed_at = ctx.decision.number, ctx.now

@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from webapp import decisions
-from webapp.models import Asset, Decision
+from webapp.models import Decision
 from webapp.models.subcontractors import Subcontractor, liability_statement
 
 from . import Context, HandlerError, handler
+from ._guards import require_approval, require_contract_assets
 
 # The items the request compares, in the order the form shows them.
 ITEMS = ("certification", "access_control", "training", "incident", "physical")
@@ -51,9 +51,8 @@ def _finding(decision: Decision) -> Any:
 
 def _check_approvals(ctx: Context, city_review: str) -> Decision:
     """Both written approvals, on the same request version, each finding the measures equivalent."""
-    if ctx.decision is None or ctx.decision.outcome != "approve":
-        raise HandlerError(_l("A subcontractor can only be registered after the written approval of the "
-                              "information policy division."))
+    require_approval(ctx, _l("A subcontractor can only be registered after the written approval of the "
+                             "information policy division."))
     # The city approver's approval of the very version the security officer just approved.
     city = decisions.approval_on_version(ctx.instance, ctx.decision.request_version, spec_id=city_review)
     if city is None:
@@ -88,14 +87,10 @@ def register_subcontractor(ctx: Context, company: str, corporate_number: str, sc
     below = items_below(comparisons)
     if below:
         raise HandlerError(_l("Measures below the contractor's on %(items)s: Art. 10 forbids approval.", items=", ".join(below)))
-    contract_id = ctx.instance.contract_id
-    known = set(ctx.session.scalars(sa.select(Asset.id).where(Asset.contract_id == contract_id,
-                                                               Asset.id.in_(assets))))
-    if known != set(assets):
-        raise HandlerError(_l("The request names assets that are not in this contract's register."))
+    require_contract_assets(ctx, assets)
     party, role = _liable_party(ctx)
     row = Subcontractor(
-        contract_id=contract_id, instance_id=ctx.instance.id, contractor_id=party.id, company=company,
+        contract_id=ctx.instance.contract_id, instance_id=ctx.instance.id, contractor_id=party.id, company=company,
         corporate_number=corporate_number, scope=scope, asset_ids=list(assets),
         starts_on=date.fromisoformat(starts_on), ends_on=date.fromisoformat(ends_on),
         city_decision_number=city.number, security_decision_number=ctx.decision.number,
