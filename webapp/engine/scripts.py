@@ -11,16 +11,16 @@ import re
 import sys
 import time
 import types
-from collections.abc import Callable, ItemsView, KeysView, Mapping, Sequence, ValuesView
+from collections.abc import Callable, ItemsView, KeysView, Mapping, ValuesView
 from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_babel.speaklater import LazyString
 from RestrictedPython import compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
+from . import refusals
 from .limits import (
     MAX_DATA_BYTES,
     MAX_FORMAT_NUMBER,
@@ -222,66 +222,6 @@ def _fstring(parts: list[str]) -> str:
     return "".join(parts)
 
 
-# RestrictedPython's own refusals, in words a person can translate. Its wording is matched
-# (RestrictedPython 8); a refusal not listed here is shown as RestrictedPython wrote it.
-_RESTRICTED_PYTHON: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Any]]] = [
-    (re.compile(r'"(.*)" is an invalid variable name because it starts with "_"\.?'),
-     lambda m: _l('"%(name)s" is an invalid variable name because it starts with "_".', name=m[1])),
-    (re.compile(r'"(.*)" is an invalid variable name because it ends with "__roles__"\.?'),
-     lambda m: _l('"%(name)s" is an invalid variable name because it ends with "__roles__".', name=m[1])),
-    (re.compile(r'"(.*)" is a reserved name\.?'),
-     lambda m: _l('"%(name)s" is a reserved name.', name=m[1])),
-    (re.compile(r'"(.*)" is an invalid attribute name because it starts with "_"\.?'),
-     lambda m: _l('"%(name)s" is an invalid attribute name because it starts with "_".', name=m[1])),
-    (re.compile(r'"(.*)" is an invalid attribute name because it ends with "__roles__"\.?'),
-     lambda m: _l('"%(name)s" is an invalid attribute name because it ends with "__roles__".', name=m[1])),
-    (re.compile(r'"(.*)" is a restricted name, that is forbidden to access in RestrictedPython\.?'),
-     lambda m: _l('"%(name)s" is a restricted name that scripts may not use.', name=m[1])),
-    (re.compile(r"(\w+) statements are not allowed\.?"),
-     lambda m: _l("%(statement)s statements are not allowed in scripts.", statement=m[1])),
-    (re.compile(r"Exec calls are not allowed\.?"), lambda m: _l("Calls to exec are not allowed in scripts.")),
-    (re.compile(r"Eval calls are not allowed\.?"), lambda m: _l("Calls to eval are not allowed in scripts.")),
-    (re.compile(r"Unpacking in comprehensions is not allowed\.?"),
-     lambda m: _l("Unpacking in comprehensions is not allowed.")),
-    (re.compile(r"Augmented assignment of attributes is not allowed\.?"),
-     lambda m: _l("Augmented assignment of attributes is not allowed.")),
-    (re.compile(r"Augmented assignment of object items and slices is not allowed\.?"),
-     lambda m: _l("Augmented assignment of object items and slices is not allowed.")),
-]
-# How RestrictedPython reports a script that does not parse (``syntax_error_template``).
-_SYNTAX_ERROR = re.compile(r"Line (?P<line>\S+): \w+: (?P<detail>.*) at statement: (?P<statement>.*)", re.DOTALL)
-
-
-def _translatable(info: Any) -> Any:
-    """A refusal found while compiling a script, as a lazy translation where we know its wording."""
-    if not isinstance(info, str):
-        return info  # ours, already lazy
-    for pattern, message in _RESTRICTED_PYTHON:
-        match = pattern.fullmatch(info)
-        if match:
-            return message(match)
-    return info
-
-
-def _problems(errors: Sequence[Any]) -> Any:
-    """Every refusal of a script, one after another, rendered in the reader's language when shown."""
-    problems: list[Any] = []
-    for error in errors:
-        syntax = _SYNTAX_ERROR.fullmatch(error) if isinstance(error, str) else None
-        if syntax is None:
-            problems.append(error)
-        elif syntax["statement"] == "None":
-            problems.append(_l("Line %(line)s: %(problem)s", line=syntax["line"],
-                               problem=_l("Syntax error: %(detail)s", detail=syntax["detail"])))
-        else:
-            problems.append(_l("Line %(line)s: %(problem)s", line=syntax["line"],
-                               problem=_l("Syntax error: %(detail)s (at %(statement)s)", detail=syntax["detail"],
-                                          statement=syntax["statement"])))
-    if len(problems) == 1:
-        return problems[0]
-    return LazyString(lambda: " ".join(str(p) for p in problems))
-
-
 class _ScriptPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus: binary operators, comparison operands, hashed keys and
     f-strings go through the size checks above; ``**``, ``<<``, ``try``, class definitions,
@@ -290,7 +230,7 @@ class _ScriptPolicy(RestrictingNodeTransformer):
     def error(self, node: ast.AST, info: Any) -> None:
         """Record a refusal as a lazy translation (RestrictedPython writes ``Line n: info`` in English)."""
         self.errors.append(_l("Line %(line)s: %(problem)s", line=getattr(node, "lineno", None),
-                              problem=_translatable(info)))
+                              problem=refusals.translatable(info)))
 
     def _call(self, name: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
         call = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
@@ -474,7 +414,7 @@ def check_script(script: str) -> Any:
     except (RecursionError, MemoryError):
         raise SandboxError(_l("The script is nested too deeply.")) from None
     if result.errors:
-        raise SandboxError(_problems(result.errors))
+        raise SandboxError(refusals.problems(result.errors))
     return result.code
 
 
