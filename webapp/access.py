@@ -121,12 +121,6 @@ def _load_scope(user_id: int) -> Scope:
     return scope
 
 
-def reset() -> None:
-    """Forget the cached scope (after grants change within a request)."""
-    if has_request_context():
-        g.pop("_access_scope", None)
-
-
 # --- contracts and instances -------------------------------------------------------------
 
 def contract_filter(user: User, column: sa.ColumnElement = Contract.id) -> sa.ColumnElement[bool]:

@@ -3,6 +3,8 @@ open and overdue tasks.
 
 Run by the worker on every pass; claiming the day's run with an insert that only one
 transaction can make ensures one digest per person per day, however many workers run.
+Once a day is settled (closed, or claimed by this worker or another) the worker remembers it
+and skips the day's further passes without a query.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import logging
 from datetime import datetime, time
 
 import sqlalchemy as sa
+from flask import current_app
 
 from . import access, dbutil, outbox
 from .engine import calendar
@@ -22,6 +25,7 @@ from .notifications import render
 
 logger = logging.getLogger(__name__)
 SEND_AT = time(8, 30)
+_SETTLED = "shodaku.digest_settled"  # app.extensions key: the day this process has nothing left to do for
 
 
 def _claim(name: str) -> bool:
@@ -35,9 +39,13 @@ def _claim(name: str) -> bool:
 def send_if_due(now: datetime) -> int:
     """Queue today's digests once the office day has begun; returns how many were queued."""
     local = calendar.to_tokyo(now)
-    if local.time() < SEND_AT or not calendar.is_business_day(local.date(), closed_days()):
+    if local.time() < SEND_AT or current_app.extensions.get(_SETTLED) == local.date():
         return 0
-    if not _claim(f"job:digest:{local.date().isoformat()}"):
+    # Remembered only when nothing is left to do: after a successful claim the next pass finds
+    # the claim taken and settles the day then, so a transaction that fails to commit is retried.
+    if not calendar.is_business_day(local.date(), closed_days()) or \
+            not _claim(f"job:digest:{local.date().isoformat()}"):
+        current_app.extensions[_SETTLED] = local.date()
         return 0
     users = db.session.scalars(sa.select(User).where(
         User.active.is_(True), User.id.in_(sa.select(NotificationPreference.user_id)
@@ -47,7 +55,6 @@ def send_if_due(now: datetime) -> int:
         tasks = db.session.scalars(
             sa.select(HumanTask).where(HumanTask.status == OPEN, access.actionable_task_filter(user))
             .order_by(HumanTask.due_at.is_(None), HumanTask.due_at).limit(100)).all()
-        access.reset()
         if not tasks or not user.email:
             continue
         overdue = [t for t in tasks if t.due_at is not None and t.due_at < now]
