@@ -31,6 +31,7 @@ def test_counts_sort_search_and_paging(app, client, world, clock):
     page = client.get("/").get_data(as_text=True)
     assert references(page) == [first.reference, second.reference]  # soonest due first, two per page
     assert "3" in page.split('class="counts"')[1].split("</ul>")[0]
+    assert '<span class="count">3</span>' in page  # the menu's badge agrees
     assert references(client.get("/?page=2").get_data(as_text=True)) == [third.reference]
     assert references(client.get("/?sort=-age").get_data(as_text=True)) == [third.reference, second.reference]
     assert references(client.get("/?q=設計書").get_data(as_text=True)) == [second.reference]

@@ -1,7 +1,7 @@
 """Inbox views: the task list, and a task page with its decision form."""
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -19,6 +19,8 @@ def index():
     if f.scope == "all" and not access.scope_for(current_user).sees_all:
         f.scope = "mine"
     page = queries.list_tasks(current_user, f, current_app.config["INBOX_PAGE_SIZE"])
+    if f.scope == "mine":
+        g.open_task_count = page.counts["open"]  # the menu's badge counts the same
     processes = db.session.execute(db.select(ProcessDefinition.key, ProcessDefinition.name)
                                    .distinct().order_by(ProcessDefinition.key)).all()
     return render_template("inbox/index.html", page=page, f=f, processes=dict(processes),
