@@ -28,6 +28,16 @@ function shodakuConfig() {
   return useService('config.shodaku', false) || {};
 }
 
+/** The panel services our entries use (hooks: call at the top of a component). */
+function services() {
+  return {
+    translate: useService('translate'),
+    debounce: useService('debounceInput'),
+    commandStack: useService('commandStack'),
+    bpmnFactory: useService('bpmnFactory')
+  };
+}
+
 function run(commandStack, cmds) {
   if (cmds.length) {
     commandStack.execute(MULTI, cmds);
@@ -58,16 +68,31 @@ function withCurrent(options, current, unknownLabel) {
   return options;
 }
 
+/** Select options: "(none)", then `items`, then the current value when it is none of them. */
+function choices(translate, items, current, unknownLabel) {
+  return withCurrent([ { value: '', label: translate('(none)') }, ...items ], current, unknownLabel);
+}
+
 // ---------------------------------------------------------------- generic
 
-/** A text field bound to a spiffworkflow property of `target` (default: the element's bo). */
-function PropertyTextEntry(props) {
-  const { element, id, name, label, description, target, validate, area } = props;
-  const translate = useService('translate');
-  const debounce = useService('debounceInput');
-  const commandStack = useService('commandStack');
-  const bpmnFactory = useService('bpmnFactory');
-  const bo = target || getBusinessObject(element);
+/**
+ * A select of "(none)", `items()` and, when it is none of them, the current value shown as
+ * `unknown(current)`. `get()` reads the stored value, `set(value)` writes it ('' = none).
+ */
+function choiceEntry(translate, { element, id, label, description, get, set, items, unknown }) {
+  return SelectEntry({
+    element, id, label, description,
+    getValue: () => get() || '',
+    setValue: set,
+    getOptions: () => {
+      const current = get();
+      return choices(translate, items(), current, unknown(current));
+    }
+  });
+}
+
+/** A text field (an area with `area`) whose value is trimmed before `set(value)` stores it. */
+function textEntry({ translate, debounce }, { element, id, label, description, area, get, set, validate }) {
   const Entry = area ? TextAreaEntry : TextFieldEntry;
   return Entry({
     element, id, debounce,
@@ -75,17 +100,43 @@ function PropertyTextEntry(props) {
     description: description && description(translate),
     monospace: area,
     autoResize: area,
-    getValue: () => getSpiffProperty(bo, name) || '',
-    setValue: (value) => run(commandStack, setSpiffPropertyCommands(element, bo, name, (value || '').trim(), bpmnFactory)),
+    getValue: () => get() || '',
+    setValue: (value) => set((value || '').trim()),
     validate: validate && ((value) => validate(value, translate))
+  });
+}
+
+/** A text field bound to a spiffworkflow property of `target` (default: the element's bo). */
+function PropertyTextEntry(props) {
+  const { element, name, target } = props;
+  const svc = services();
+  const bo = target || getBusinessObject(element);
+  return textEntry(svc, {
+    ...props,
+    get: () => getSpiffProperty(bo, name),
+    set: (value) => run(svc.commandStack, setSpiffPropertyCommands(element, bo, name, value, svc.bpmnFactory))
+  });
+}
+
+/** A select bound to a spiffworkflow property of the element: "(none)" removes it. */
+function PropertySelectEntry(props) {
+  const { element, id, name, label, description, items, unknown } = props;
+  const { translate, commandStack, bpmnFactory } = services();
+  const bo = getBusinessObject(element);
+  return choiceEntry(translate, {
+    element, id,
+    label: translate(label),
+    description: description && translate(description),
+    get: () => getSpiffProperty(bo, name),
+    set: (value) => run(commandStack, setSpiffPropertyCommands(element, bo, name, value, bpmnFactory)),
+    items,
+    unknown: (current) => unknown(current, translate)
   });
 }
 
 function PropertyCheckboxEntry(props) {
   const { element, id, name, label, description } = props;
-  const translate = useService('translate');
-  const commandStack = useService('commandStack');
-  const bpmnFactory = useService('bpmnFactory');
+  const { translate, commandStack, bpmnFactory } = services();
   const bo = getBusinessObject(element);
   return CheckboxEntry({
     element, id,
@@ -100,21 +151,18 @@ function PropertyCheckboxEntry(props) {
 
 function LaneRoleEntry(props) {
   const { element, id } = props;
-  const translate = useService('translate');
+  const { translate } = services();
   const modeling = useService('modeling');
   const { roles = [] } = shodakuConfig();
-  return SelectEntry({
+  const bo = getBusinessObject(element);
+  return choiceEntry(translate, {
     element, id,
     label: translate('Lane role'),
     description: translate('The lane decides who may complete its tasks: holders of this role on the contract.'),
-    getValue: () => getBusinessObject(element).get('name') || '',
-    setValue: (value) => modeling.updateProperties(element, { name: value || undefined }),
-    getOptions: () => {
-      const current = getBusinessObject(element).get('name');
-      const options = [ { value: '', label: translate('(none)') } ]
-        .concat(roles.map((r) => ({ value: r.key, label: `${r.label} (${r.key})` })));
-      return withCurrent(options, current, translate('Unknown role: {key}', { key: current }));
-    }
+    get: () => bo.get('name'),
+    set: (value) => modeling.updateProperties(element, { name: value || undefined }),
+    items: () => roles.map((r) => ({ value: r.key, label: `${r.label} (${r.key})` })),
+    unknown: (key) => translate('Unknown role: {key}', { key })
   });
 }
 
@@ -159,49 +207,32 @@ function StartersEntry(props) {
 // ---------------------------------------------------------------- user tasks
 
 function FormEntry(props) {
-  const { element, id } = props;
-  const translate = useService('translate');
-  const commandStack = useService('commandStack');
-  const bpmnFactory = useService('bpmnFactory');
   const { forms = [] } = shodakuConfig();
-  const bo = getBusinessObject(element);
-  return SelectEntry({
-    element, id,
-    label: translate('Form'),
-    getValue: () => getSpiffProperty(bo, 'form') || '',
-    setValue: (value) => run(commandStack, setSpiffPropertyCommands(element, bo, 'form', value, bpmnFactory)),
-    getOptions: () => {
-      const current = getSpiffProperty(bo, 'form');
-      const options = [ { value: '', label: translate('(none)') } ].concat(forms.map((f) => ({ value: f, label: f })));
-      return withCurrent(options, current, translate('Unknown form: {form}', { form: current }));
-    }
+  return PropertySelectEntry({
+    ...props,
+    name: 'form',
+    label: 'Form',
+    items: () => forms.map((f) => ({ value: f, label: f })),
+    unknown: (form, t) => t('Unknown form: {form}', { form })
   });
 }
 
 function SeparateFromEntry(props) {
-  const { element, id } = props;
-  const translate = useService('translate');
-  const commandStack = useService('commandStack');
-  const bpmnFactory = useService('bpmnFactory');
+  const { element } = props;
   const elementRegistry = useService('elementRegistry');
   const bo = getBusinessObject(element);
-  return SelectEntry({
-    element, id,
-    label: translate('Separate from'),
-    description: translate('Whoever completed that task may not complete this one.'),
-    getValue: () => getSpiffProperty(bo, 'separate_from') || '',
-    setValue: (value) => run(commandStack, setSpiffPropertyCommands(element, bo, 'separate_from', value, bpmnFactory)),
-    getOptions: () => {
+  return PropertySelectEntry({
+    ...props,
+    name: 'separate_from',
+    label: 'Separate from',
+    description: 'Whoever completed that task may not complete this one.',
+    items: () => {
       const process = enclosingProcess(bo);
-      const tasks = elementRegistry.filter((e) => !e.labelTarget && is(e, 'bpmn:UserTask') &&
-        e.id !== element.id && enclosingProcess(e.businessObject) === process);
-      const options = [ { value: '', label: translate('(none)') } ].concat(tasks.map((e) => ({
-        value: e.id,
-        label: e.businessObject.name ? `${e.businessObject.name} (${e.id})` : e.id
-      })));
-      const current = getSpiffProperty(bo, 'separate_from');
-      return withCurrent(options, current, `? ${current}`);
-    }
+      return elementRegistry.filter((e) => !e.labelTarget && is(e, 'bpmn:UserTask') &&
+        e.id !== element.id && enclosingProcess(e.businessObject) === process)
+        .map((e) => ({ value: e.id, label: e.businessObject.name ? `${e.businessObject.name} (${e.id})` : e.id }));
+    },
+    unknown: (current) => `? ${current}`
   });
 }
 
@@ -225,47 +256,37 @@ function userTaskEntries() {
 
 function OperatorEntry(props) {
   const { element, id } = props;
-  const translate = useService('translate');
-  const commandStack = useService('commandStack');
-  const bpmnFactory = useService('bpmnFactory');
+  const { translate, commandStack, bpmnFactory } = services();
   const { handlers = [] } = shodakuConfig();
   const bo = getBusinessObject(element);
-  const current = (getOperator(bo) || { id: undefined }).id;
-  const handler = handlers.find((h) => h.name === current);
-  return SelectEntry({
+  const handler = handlers.find((h) => h.name === getOperator(bo)?.id);
+  return choiceEntry(translate, {
     element, id,
     label: translate('Operator'),
-    description: handler && handler.doc ? handler.doc : undefined,
-    getValue: () => (getOperator(bo) || { id: undefined }).id || '',
-    setValue: (value) => run(commandStack, setOperatorAttrCommands(element, bo, 'id', value, bpmnFactory)),
-    getOptions: () => {
-      const options = [ { value: '', label: translate('(none)') } ].concat(handlers.map((h) => ({ value: h.name, label: h.name })));
-      return withCurrent(options, current, translate('Unknown handler: {name}', { name: current }));
-    }
+    description: handler?.doc || undefined,
+    get: () => getOperator(bo)?.id,
+    set: (value) => run(commandStack, setOperatorAttrCommands(element, bo, 'id', value, bpmnFactory)),
+    items: () => handlers.map((h) => ({ value: h.name, label: h.name })),
+    unknown: (name) => translate('Unknown handler: {name}', { name })
   });
 }
 
 function ResultVariableEntry(props) {
-  const { element, id } = props;
-  const translate = useService('translate');
-  const debounce = useService('debounceInput');
-  const commandStack = useService('commandStack');
-  const bpmnFactory = useService('bpmnFactory');
+  const { element } = props;
+  const svc = services();
   const bo = getBusinessObject(element);
-  return TextFieldEntry({
-    element, id, debounce,
-    label: translate('Result variable'),
-    getValue: () => (getOperator(bo) || { resultVariable: undefined }).resultVariable || '',
-    setValue: (value) => run(commandStack, setOperatorAttrCommands(element, bo, 'resultVariable', (value || '').trim(), bpmnFactory)),
+  return textEntry(svc, {
+    ...props,
+    label: 'Result variable',
+    get: () => getOperator(bo)?.resultVariable,
+    set: (value) => run(svc.commandStack, setOperatorAttrCommands(element, bo, 'resultVariable', value, svc.bpmnFactory)),
     validate: (v) => (v && !IDENTIFIER.test(v.trim()) ? 'a-z A-Z 0-9 _' : null)
   });
 }
 
 function ParameterAttrEntry(props) {
   const { element, id, parameter, attr } = props;
-  const translate = useService('translate');
-  const debounce = useService('debounceInput');
-  const commandStack = useService('commandStack');
+  const { translate, debounce, commandStack } = services();
   const common = {
     element, id,
     getValue: () => parameter.get(attr) || '',
@@ -341,19 +362,16 @@ function hasConditionField(element) {
 }
 
 function ConditionEntry(props) {
-  const { element, id } = props;
-  const translate = useService('translate');
-  const debounce = useService('debounceInput');
-  const commandStack = useService('commandStack');
-  const bpmnFactory = useService('bpmnFactory');
+  const { element } = props;
+  const svc = services();
   const bo = getBusinessObject(element);
-  return TextAreaEntry({
-    element, id, debounce, monospace: true, autoResize: true,
-    label: translate('Condition expression'),
-    description: translate('e.g. decision == "approve"'),
-    getValue: () => (bo.get('conditionExpression') ? bo.get('conditionExpression').get('body') || '' : ''),
-    setValue: (value) => {
-      value = (value || '').trim();
+  return textEntry(svc, {
+    ...props,
+    area: true,
+    label: 'Condition expression',
+    description: (t) => t('e.g. decision == "approve"'),
+    get: () => bo.get('conditionExpression')?.get('body'),
+    set: (value) => {
       const current = bo.get('conditionExpression');
       let cmds;
       if (!value) {
@@ -361,11 +379,11 @@ function ConditionEntry(props) {
       } else if (current) {
         cmds = updateCommand(element, current, { body: value });
       } else {
-        const expression = bpmnFactory.create('bpmn:FormalExpression', { body: value });
+        const expression = svc.bpmnFactory.create('bpmn:FormalExpression', { body: value });
         expression.$parent = bo;
         cmds = updateCommand(element, bo, { conditionExpression: expression });
       }
-      run(commandStack, cmds);
+      run(svc.commandStack, cmds);
     }
   });
 }
@@ -388,9 +406,7 @@ function timerType(definition) {
 
 function TimerTypeEntry(props) {
   const { element, id } = props;
-  const translate = useService('translate');
-  const commandStack = useService('commandStack');
-  const bpmnFactory = useService('bpmnFactory');
+  const { translate, commandStack, bpmnFactory } = services();
   const definition = timerDefinition(element);
   return SelectEntry({
     element, id,
@@ -425,18 +441,16 @@ function TimerTypeEntry(props) {
 }
 
 function TimerValueEntry(props) {
-  const { element, id } = props;
-  const translate = useService('translate');
-  const debounce = useService('debounceInput');
-  const commandStack = useService('commandStack');
+  const { element } = props;
+  const svc = services();
   const definition = timerDefinition(element);
   const expression = definition.get(timerType(definition));
-  return TextFieldEntry({
-    element, id, debounce,
-    label: translate('Timer expression'),
-    description: translate('e.g. deadline("3bd") for a date, or "PT4H" for a duration'),
-    getValue: () => expression.get('body') || '',
-    setValue: (value) => run(commandStack, updateCommand(element, expression, { body: (value || '').trim() || undefined }))
+  return textEntry(svc, {
+    ...props,
+    label: 'Timer expression',
+    description: (t) => t('e.g. deadline("3bd") for a date, or "PT4H" for a duration'),
+    get: () => expression.get('body'),
+    set: (value) => run(svc.commandStack, updateCommand(element, expression, { body: value || undefined }))
   });
 }
 
