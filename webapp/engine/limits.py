@@ -138,7 +138,7 @@ def _binary(op: type, left: Any, right: Any, size: Callable[[Any], int] = footpr
         raise SandboxError(_l("Formatting text with %(operator)s is not allowed; use an f-string.", operator="%"))
     if op is ast.Add and isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
         if size(left) + size(right) > MAX_SEQUENCE:
-            raise SandboxError(_l("A value longer than %(limit)s elements is not allowed.", limit=MAX_SEQUENCE))
+            raise _too_large()
         return left + right
     result = _SCRIPT_BINARY[op](left, right)
     if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:

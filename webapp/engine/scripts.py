@@ -36,15 +36,11 @@ from .limits import (
     _member,
     _sink,
     _text,
+    _too_large,
     bounded,
-    footprint,
 )
 
 # --- scripts -----------------------------------------------------------------------------
-
-def _too_long() -> SandboxError:
-    return SandboxError(_l("A value longer than %(limit)s characters is not allowed.", limit=MAX_SEQUENCE))
-
 
 def _operator(name: str) -> Any:
     return _l("Operator %(name)s is not allowed in scripts.", name=name)
@@ -71,7 +67,7 @@ def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[...
     if name == "replace":
         def replace(old: str, new: str, count: int = -1) -> str:
             if len(new) > len(old) and obj.count(old) * (len(new) - len(old)) + len(obj) > MAX_SEQUENCE:
-                raise _too_long()
+                raise _too_large()
             return obj.replace(old, new, count)
         return replace
     if name == "join":
@@ -79,7 +75,7 @@ def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[...
             items = list(values)
             length = sum(len(i) for i in items if isinstance(i, str)) + len(obj) * max(len(items) - 1, 0)
             if length > MAX_SEQUENCE:
-                raise _too_long()
+                raise _too_large()
             return obj.join(items)
         return join
     return method
@@ -218,7 +214,7 @@ def _format(value: Any, conversion: int, spec: str) -> str:
 
 def _fstring(parts: list[str]) -> str:
     if sum(len(p) for p in parts) > MAX_SEQUENCE:
-        raise _too_long()
+        raise _too_large()
     return "".join(parts)
 
 
@@ -419,12 +415,16 @@ def check_script(script: str) -> Any:
 
 
 def _stored_data(namespace: Mapping[str, Any], functions: Mapping[str, Any]) -> dict[str, Any]:
-    """The task data a script leaves: plain data only, and not too much of it."""
+    """The task data a script leaves: plain data only, and not too much of it.
+
+    One walk checks every value's type and counts its size as :func:`.limits.footprint` does (a
+    shared part each time it appears, so a cycle never ends the count), stopping once past the
+    limit; that count never exceeds the JSON's length, so only then is the JSON, which may
+    still refuse (a tuple as a key), written to measure exactly what will be stored.
+    """
     updated = {k: v for k, v in namespace.items()
                if not k.startswith("_") and k not in functions and isinstance(v, _DATA_TYPES)}
-    size = footprint(updated, MAX_DATA_BYTES)
-    if size > MAX_DATA_BYTES:
-        raise SandboxError(_l("The script left more than %(limit)s characters of data.", limit=MAX_DATA_BYTES))
+    size = 0
     for name, value in updated.items():
         stack = [value]
         while stack:
@@ -433,19 +433,32 @@ def _stored_data(namespace: Mapping[str, Any], functions: Mapping[str, Any]) -> 
                 raise SandboxError(_l("The script left a %(type)s inside %(name)s; only text, numbers, dates, lists "
                                       "and dictionaries can be stored.", type=type(item).__name__,
                                       name=repr(name)))
-            if isinstance(item, (list, tuple, set)):
+            if isinstance(item, str):
+                size += len(item)
+            elif isinstance(item, (list, tuple, set)):
+                size += len(item)
                 stack.extend(item)
             elif isinstance(item, dict):
+                size += len(item)
                 stack.extend(item.keys())
                 stack.extend(item.values())
+            elif isinstance(item, int):
+                size += 1 + item.bit_length() // 32
+            else:
+                size += 1
+            if size > MAX_DATA_BYTES:
+                raise _too_much_data()
     try:
         size = len(json.dumps(updated, default=str))
     except (TypeError, ValueError) as err:
         raise SandboxError(_l("The script left data that cannot be stored: %(detail)s", detail=str(err))) from None
     if size > MAX_DATA_BYTES:
-        raise SandboxError(_l("The script left %(size)s bytes of data, more than %(limit)s.", size=size,
-                                  limit=MAX_DATA_BYTES))
+        raise _too_much_data()
     return updated
+
+
+def _too_much_data() -> SandboxError:
+    return SandboxError(_l("The script left more than %(limit)s characters of data.", limit=MAX_DATA_BYTES))
 
 
 def run_script(script: str, context: dict[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None,
