@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, request
 from werkzeug.exceptions import BadRequest, Unauthorized
 
-from .. import access, decisions, engine, formschema, presenters
+from .. import decisions, engine, formschema, presenters
 from ..auth import tokens
 from ..extensions import csrf, db
 from ..ids import valid_id
@@ -71,9 +71,7 @@ def start_instance():
 @bp.get("/tasks")
 def tasks():
     per_page = min(max(request.args.get("per_page", 50, type=int) or 50, 1), current_app.config["API_MAX_PER_PAGE"])
-    f = queries.InboxFilter.from_args(request.args)
-    if f.scope == "all" and not access.scope_for(g.api_user).sees_all:
-        f.scope = "mine"
+    f = queries.InboxFilter.from_args(request.args, g.api_user)
     page = queries.list_tasks(g.api_user, f, per_page)
     return jsonify({"items": [serialize.task(t) for t in page.tasks],
                     "_meta": {"page": page.page, "pages": page.pages, "per_page": per_page, "total": page.total,

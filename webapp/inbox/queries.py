@@ -36,10 +36,18 @@ class InboxFilter:
     sort: str = "due"
     page: int = 1
 
+    @property
+    def unfiltered(self) -> bool:
+        """Open tasks, nothing else narrowing them: the listing's total is then the open count."""
+        return self.status == "open" and not (self.process or self.contract_id or self.overdue or self.due_today
+                                              or self.q or self.assigned)
+
     @classmethod
-    def from_args(cls, args) -> "InboxFilter":
+    def from_args(cls, args, user: User) -> InboxFilter:
+        """The filter asked for; "all" falls back to "mine" for someone who may not see all."""
         f = cls()
-        f.scope = args.get("scope", "mine") if args.get("scope") in ("mine", "all") else "mine"
+        wants_all = args.get("scope") == "all" and access.scope_for(user).sees_all
+        f.scope = "all" if wants_all else "mine"
         f.status = args.get("status", "open") if args.get("status") in ("open", "completed", "all") else "open"
         f.process = (args.get("process") or "")[:80]
         f.contract_id = id_arg(args, "contract")
@@ -98,9 +106,7 @@ def list_tasks(user: User, f: InboxFilter, per_page: int) -> InboxPage:
                                    HumanTask.instance_title.ilike(pattern, escape="\\"),
                                    HumanTask.instance_reference.ilike(pattern, escape="\\")))
     summary = counts(user, f.scope, now)
-    unfiltered = (f.status == "open" and not (f.process or f.contract_id or f.overdue or f.due_today or f.q
-                                               or f.assigned))
-    total = summary["open"] if unfiltered else \
+    total = summary["open"] if f.unfiltered else \
         db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(f.page, pages)

@@ -15,9 +15,7 @@ from . import bp, queries
 @bp.route("/")
 @login_required
 def index():
-    f = queries.InboxFilter.from_args(request.args)
-    if f.scope == "all" and not access.scope_for(current_user).sees_all:
-        f.scope = "mine"
+    f = queries.InboxFilter.from_args(request.args, current_user)
     page = queries.list_tasks(current_user, f, current_app.config["INBOX_PAGE_SIZE"])
     if f.scope == "mine":
         g.open_task_count = page.counts["open"]  # the menu's badge counts the same
