@@ -41,7 +41,7 @@ const EVENTS = { changed: 'commandStack.changed' };
 class Designer {
 
   constructor(options) {
-    const { canvas, panel, roles = [], handlers = [], forms = [], locale = 'ja' } = options;
+    const { canvas, panel, roles = [], handlers = [], forms = [], patterns = {}, locale = 'ja' } = options;
     if (!canvas || !panel) {
       throw new Error('ShodakuDesigner.create: canvas and panel elements are required');
     }
@@ -65,7 +65,7 @@ class Designer {
           }
         }
       },
-      shodaku: { roles, handlers, forms, locale },
+      shodaku: { roles, handlers, forms, patterns, locale },
       additionalModules: [
         BpmnPropertiesPanelModule,
         BpmnPropertiesProviderModule,

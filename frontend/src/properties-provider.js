@@ -20,7 +20,8 @@ import {
 
 const LOW_PRIORITY = 500;
 const MULTI = 'properties-panel.multi-command-executor';
-const DUE_PATTERN = /^\d+(bd|d|h)$/;
+// Exactly what webapp/engine/calendar.py parse_due accepts (_DUE, and an amount of at least 1).
+const DUE_PATTERN = /^\s*(\d{1,3})\s*(bd|d|h)\s*$/;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PARAMETER_TYPES = [ 'str', 'int', 'float', 'bool', 'list', 'dict' ];
 
@@ -42,6 +43,11 @@ function run(commandStack, cmds) {
   if (cmds.length) {
     commandStack.execute(MULTI, cmds);
   }
+}
+
+function isDue(value) {
+  const m = DUE_PATTERN.exec(value);
+  return Boolean(m) && Number(m[1]) >= 1;
 }
 
 /** The process whose properties a participant or process element edits. */
@@ -174,15 +180,25 @@ function processEntries(element) {
     return [];
   }
   return [
-    { id: 'shodaku-reference_prefix', component: PropertyTextEntry, isEdited: isTextFieldEntryEdited,
-      name: 'reference_prefix', label: 'Reference prefix', target,
-      description: (t) => t('Request numbers look like PREFIX-YYYY-NNNNN.'),
-      validate: (v, t) => (v && !/^[A-Z][A-Z0-9]*$/.test(v.trim()) ? t('Reference prefix') + ': A-Z 0-9' : null) },
+    { id: 'shodaku-reference_prefix', component: ReferencePrefixEntry, isEdited: isTextFieldEntryEdited, target },
     { id: 'shodaku-title', component: PropertyTextEntry, isEdited: isTextAreaEntryEdited,
       name: 'title', label: 'Title expression', target, area: true,
       description: (t) => t('An expression over the request data giving the request title.') },
     { id: 'shodaku-starters', component: StartersEntry, isEdited: isTextFieldEntryEdited, target }
   ];
+}
+
+function ReferencePrefixEntry(props) {
+  // The server's own pattern (webapp/engine/parse.py PREFIX), sent with the page.
+  const { patterns = {} } = shodakuConfig();
+  const prefix = patterns.reference_prefix ? new RegExp(patterns.reference_prefix) : null;
+  return PropertyTextEntry({
+    ...props,
+    name: 'reference_prefix',
+    label: 'Reference prefix',
+    description: (t) => t('Request numbers look like PREFIX-YYYY-NNNNN.'),
+    validate: (v, t) => (v && prefix && !prefix.test(v.trim()) ? t('Reference prefix') + ': A-Z 0-9' : null)
+  });
 }
 
 function StartersEntry(props) {
@@ -242,7 +258,7 @@ function userTaskEntries() {
     { id: 'shodaku-due', component: PropertyTextEntry, isEdited: isTextFieldEntryEdited,
       name: 'due', label: 'Due',
       description: (t) => t('e.g. 3bd (business days) / 2d (days) / 4h (hours)'),
-      validate: (v, t) => (v && !DUE_PATTERN.test(v.trim()) ? t('Due must look like 3bd, 2d or 4h.') : null) },
+      validate: (v, t) => (v && !isDue(v.trim()) ? t('Due must look like 3bd, 2d or 4h.') : null) },
     { id: 'shodaku-separate_from', component: SeparateFromEntry, isEdited: isSelectEntryEdited },
     { id: 'shodaku-not_requester', component: PropertyCheckboxEntry, isEdited: isCheckboxEntryEdited,
       name: 'not_requester', label: 'Not the requester (four eyes)' },

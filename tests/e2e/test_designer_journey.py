@@ -77,6 +77,27 @@ def test_owner_edits_validates_and_deploys_while_old_requests_finish_on_v1(live_
     due.press("Tab")
     owner.wait_for_timeout(600)
 
+    # the panel refuses what the server would refuse (calendar.parse_due, parse.PREFIX) before any round trip
+    due_error = owner.locator("[data-entry-id='shodaku-due'] .bio-properties-panel-error")
+    due.fill("0bd")
+    owner.wait_for_timeout(600)
+    assert due_error.count() == 1
+    due.fill("5bd")
+    due.press("Tab")
+    owner.wait_for_timeout(600)
+    assert due_error.count() == 0
+    owner.click("g.djs-element[data-element-id='Participant_copying_consent']", position={"x": 15, "y": 60})
+    prefix = owner.locator("#bio-properties-panel-shodaku-reference_prefix")
+    assert prefix.input_value() == "CPY"
+    prefix_error = owner.locator("[data-entry-id='shodaku-reference_prefix'] .bio-properties-panel-error")
+    prefix.fill("CPYABCDEFGH")  # 11 characters: the server allows 10
+    owner.wait_for_timeout(600)
+    assert prefix_error.count() == 1
+    prefix.fill("CPY")
+    prefix.press("Tab")
+    owner.wait_for_timeout(600)
+    assert prefix_error.count() == 0
+
     owner.fill("#designer-note", "承諾審査の名称と期限（5営業日）を変更")
     owner.click("#designer-deploy")
     owner.wait_for_url(re.compile(r".*/designer/copying_consent/$"))

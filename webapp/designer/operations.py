@@ -65,10 +65,12 @@ def rollback(old: ProcessDefinition, user: User, note: str) -> tuple[ProcessDefi
 # --- what the modeler offers ----------------------------------------------------------------
 
 def catalog() -> dict[str, Any]:
-    """Lanes (role keys), handler names and forms the properties panel may choose from."""
+    """Lanes (role keys), handler names and forms the properties panel may choose from, and the
+    server's own patterns for what it checks in the browser (so the two cannot drift apart)."""
     return {
         "roles": [{"key": k, "label": str(r.label)} for k, r in ROLES.items() if k in LANE_ROLES],
         "handlers": [{"name": name, "doc": (inspect.getdoc(fn) or "").split("\n")[0]}
                      for name, fn in sorted(handlers.REGISTRY.items())],
         "forms": sorted(_forms()),
+        "patterns": {"reference_prefix": parse.PREFIX.pattern},
     }

@@ -146,7 +146,7 @@
     canvas: document.getElementById("designer-canvas"),
     panel: document.getElementById("designer-panel"),
     xml: source.value,
-    roles: cfg.roles, handlers: cfg.handlers, forms: cfg.forms, locale: cfg.locale
+    roles: cfg.roles, handlers: cfg.handlers, forms: cfg.forms, patterns: cfg.patterns, locale: cfg.locale
   }).then(function (created) {
     designer = created;
     if (details) { details.open = false; }
