@@ -53,6 +53,8 @@ def test_journey_over_the_api(client, world):
     done = client.post(f"/api/v1/tasks/{approval['id']}/complete", headers=approver,
                        json={"data": {"decision": "approve"}})
     assert done.status_code == 200 and done.json["instance"]["status"] == "completed"
+    finished = client.get(f"/api/v1/tasks/{approval['id']}", headers=approver).json
+    assert finished["can_complete"] is False and finished["refusal"]  # says who completed it
 
     record = client.get(f"/api/v1/instances/{instance['id']}", headers=contractor).json
     assert [d["outcome"] for d in record["decisions"]] == ["send_back", "approve"]

@@ -85,8 +85,8 @@ def task(task_id: int):
     ctx = formschema.FormContext(row.instance.contract, g.api_user, row.instance_id)
     body = serialize.task(row)
     body["form"] = formschema.resolve(schema, ctx) if schema else None
-    refusal = engine.why_not(row, g.api_user) if row.status == "open" else None
-    body["can_complete"] = row.status == "open" and refusal is None
+    refusal = engine.why_not(row, g.api_user)  # also "already done"
+    body["can_complete"] = refusal is None
     body["refusal"] = str(refusal) if refusal is not None else None
     body["instance"] = serialize.instance(row.instance)
     return jsonify(body)

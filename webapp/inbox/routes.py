@@ -8,7 +8,6 @@ from flask_login import current_user, login_required
 from .. import access, clock, decisions, engine, forms_support, formschema, presenters, testhooks
 from ..extensions import db
 from ..models import ProcessDefinition
-from ..models.workflow import OPEN
 from . import bp, queries
 
 
@@ -63,11 +62,10 @@ def task(task_id: int):
     else:
         initial = instance.request_data if task.spec_id == instance.definition.meta.get("start_task") else {}
         state = forms_support.state_for(schema, initial, instance.id)
-    refusal = engine.why_not(task, current_user) if task.status == OPEN else None
-    can_act = task.status == OPEN and refusal is None
+    refusal = engine.why_not(task, current_user)  # also "already done"
     start_schema = engine.form_for(instance.definition, instance.definition.meta.get("start_task") or "")
     return render_template(
-        "inbox/task.html", task=task, instance=instance, can_act=can_act, state=state,
+        "inbox/task.html", task=task, instance=instance, can_act=refusal is None, state=state,
         schema=formschema.resolve(schema, ctx) if schema else None,
         request_fields=presenters.fields(start_schema, instance.request_data, ctx),
         steps=presenters.steps(instance), history=presenters.history(instance),
