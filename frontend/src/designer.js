@@ -47,7 +47,6 @@ class Designer {
     }
     this._canvasContainer = canvas;
     this._highlights = [];
-    this.warnings = [];
     this.modeler = new Modeler({
       container: canvas,
       propertiesPanel: {
@@ -81,10 +80,9 @@ class Designer {
   /** Replace the diagram; resolves to the import warnings (rejects on unreadable XML). */
   async importXML(xml) {
     this._highlights = [];
-    const result = await this.modeler.importXML(xml || EMPTY_DIAGRAM);
-    this.warnings = result.warnings || [];
+    const { warnings } = await this.modeler.importXML(xml || EMPTY_DIAGRAM);
     this.modeler.get('canvas').zoom('fit-viewport', 'auto');
-    return this.warnings;
+    return warnings || [];
   }
 
   /** The diagram as formatted BPMN XML, spiffworkflow extensions included. */
@@ -108,16 +106,13 @@ class Designer {
     this._highlights = [];
   }
 
-  /** Subscribe: on("changed", cb) fires after every edit, undo and redo. Returns an unsubscribe function. */
+  /** Subscribe: on("changed", cb) fires after every edit, undo and redo (until destroy()). */
   on(event, callback) {
     const name = EVENTS[event];
     if (!name) {
       throw new Error(`ShodakuDesigner: unknown event "${event}"`);
     }
-    const eventBus = this.modeler.get('eventBus');
-    const listener = () => { callback(); };
-    eventBus.on(name, listener);
-    return () => eventBus.off(name, listener);
+    this.modeler.get('eventBus').on(name, () => { callback(); });
   }
 
   destroy() {

@@ -128,6 +128,7 @@ export function setOperatorAttrCommands(element, bo, attr, value, bpmnFactory) {
   return cmds;
 }
 
+/** Commands adding a parameter named param<N> (the first free N), type str, empty value. */
 export function addParameterCommands(element, bo, bpmnFactory) {
   const cmds = [];
   const operator = ensureOperator(element, bo, bpmnFactory, cmds);
@@ -145,7 +146,7 @@ export function addParameterCommands(element, bo, bpmnFactory) {
   const parameter = bpmnFactory.create('spiffworkflow:Parameter', { id: 'param' + n, type: 'str', value: '' });
   parameter.$parent = list;
   cmds.push(update(element, list, { parameters: [ ...list.get('parameters'), parameter ] }));
-  return { cmds, parameter };
+  return cmds;
 }
 
 export function removeParameterCommands(element, bo, parameter) {

@@ -357,7 +357,7 @@ function parametersGroup(element, injector) {
     items,
     add: (event) => {
       event.stopPropagation();
-      run(commandStack, addParameterCommands(element, bo, bpmnFactory).cmds);
+      run(commandStack, addParameterCommands(element, bo, bpmnFactory));
     }
   };
 }

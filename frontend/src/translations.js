@@ -244,8 +244,6 @@ const JA = {
   'Boundary Event': '境界イベント',
 
   // Shodaku provider
-  'Shodaku': '承諾フロー設定',
-  'Role': 'ロール',
   'Lane role': 'レーンのロール',
   'The lane decides who may complete its tasks: holders of this role on the contract.': 'このレーンのタスクは、契約ごとにこのロールを持つ人が処理します。',
   'Unknown role: {key}': '未登録のロール：{key}',
@@ -279,7 +277,6 @@ const JA = {
   'Condition': '条件',
   'Condition expression': '条件式',
   'e.g. decision == "approve"': '例：decision == "approve"',
-  'This is the default flow: it is taken when no other condition holds.': 'デフォルトフローです。他の条件がどれも成り立たないときに進みます。',
   'Timer type': 'タイマーの種類',
   'Date (timeDate)': '日時（timeDate）',
   'Duration (timeDuration)': '期間（timeDuration）',

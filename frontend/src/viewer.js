@@ -15,7 +15,7 @@ const MARKERS = {
 /**
  * Render `xml` into `container` and mark completed steps, current steps and
  * the sequence flows taken. Unknown ids are ignored. Resolves to the viewer
- * object ({viewer, warnings, destroy()}); rejects on unreadable XML.
+ * object ({viewer, destroy()}); rejects on unreadable XML.
  */
 export async function show(options) {
   const { container, xml, completed = [], current = [], flows = [] } = options || {};
@@ -26,9 +26,8 @@ export async function show(options) {
     container,
     moddleExtensions: { spiffworkflow: spiffworkflowModdle }
   });
-  let warnings;
   try {
-    ({ warnings } = await viewer.importXML(xml));
+    await viewer.importXML(xml);
   } catch (err) {
     viewer.destroy();
     throw err;
@@ -49,7 +48,6 @@ export async function show(options) {
   canvas.zoom('fit-viewport', 'auto');
   return {
     viewer,
-    warnings,
     destroy() {
       viewer.destroy();
     }
