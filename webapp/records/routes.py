@@ -61,11 +61,11 @@ def _instance_page(instance, *, reopen_errors=(), reopen_text: str = "", status:
     for task in presenters.completed_tasks(instance):
         schema = engine.form_for(definition, task.spec_id)
         steps_data.append((task, presenters.fields(schema, task.submitted or {}, ctx)))
-    open_tasks = [s for s in presenters.steps(instance) if s.state == "current"]
+    steps = presenters.steps(instance)
     return render_template(
         "records/instance.html", instance=instance,
         request_fields=presenters.fields(start_schema, instance.request_data, ctx),
-        steps=presenters.steps(instance), open_steps=open_tasks, submissions=steps_data,
+        steps=steps, open_steps=[s for s in steps if s.state == "current"], submissions=steps_data,
         history=presenters.history(instance), decisions=decisions.for_instance(instance.id),
         attachments=presenters.attachments(instance), outcome_label=presenters.outcome_label,
         notices=presenters.notices(instance), can_reopen=incidents.can_reopen(instance, current_user),
