@@ -37,10 +37,14 @@ ACTION_LABELS = {
     "incident_closed": _l("Incident closed"),
     "incident_reopened": _l("Incident reopened"),
 }
+# How a request or decision ended, and where a register row stands: one wording per code,
+# because the same code (withdrawn, expired) appears on the request page and in its register.
 OUTCOME_LABELS = {
     "approve": _l("Approved"), "reject": _l("Rejected"), "send_back": _l("Sent back for correction"),
     "completed": _l("Completed"), "stopped": _l("Stopped"), "lapsed": _l("Lapsed unused"),
-    "withdrawn": _l("Withdrawn"), "expired": _l("Permission expired"), "closed": _l("Closed"),
+    "withdrawn": _l("Withdrawn"), "expired": _l("Permission period ended"), "closed": _l("Closed"),
+    "permitted": _l("Permitted"), "approved": _l("Approved"), "ended": _l("Ended"), "backed_up": _l("Backed up"),
+    "migrated": _l("Migrated"), "reported": _l("Reported"), "confirmed": _l("Completion confirmed"),
 }
 
 

@@ -9,7 +9,12 @@ from .. import access
 from ..extensions import db
 from ..dbutil import like_pattern
 from ..ids import id_arg
-from ..models import Contract, CopyRecord, ProcessInstance, User
+from ..models import ProcessInstance, User
+
+
+def page_arg(args) -> int:
+    """The ``page`` query argument, 1 to 10,000 (anything else is the first page)."""
+    return max(1, min(args.get("page", 1, type=int) or 1, 10_000))
 
 
 @dataclass
@@ -27,7 +32,7 @@ class InstanceFilter:
             process=(args.get("process") or "")[:80],
             status=args.get("status") if args.get("status") in ("running", "completed") else "",
             contract_id=id_arg(args, "contract"), mine=args.get("mine") == "1",
-            q=(args.get("q") or "").strip()[:100], page=max(1, min(args.get("page", 1, type=int) or 1, 10_000)),
+            q=(args.get("q") or "").strip()[:100], page=page_arg(args),
         )
 
 
@@ -51,8 +56,3 @@ def instances(user: User, f: InstanceFilter, per_page: int) -> tuple[list[Proces
                               .limit(per_page).offset((f.page - 1) * per_page)).all()
     return list(rows), total
 
-
-def copies(user: User) -> list[CopyRecord]:
-    return list(db.session.scalars(
-        sa.select(CopyRecord).join(Contract).where(access.contract_filter(user, CopyRecord.contract_id))
-        .order_by(CopyRecord.destruction_due, CopyRecord.id)))

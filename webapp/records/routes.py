@@ -1,7 +1,17 @@
-"""Views of requests, written consents, attachments and the copy register."""
+"""Views of requests, written consents, attachments, the registers and the evidence export."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -10,7 +20,7 @@ from ..engine.calendar import to_tokyo
 from ..extensions import db
 from ..formschema import FormInvalid
 from ..ids import id_arg
-from ..models import Asset, Attachment, Contract, Decision, ProcessDefinition
+from ..models import Attachment, Contract, Decision, ProcessDefinition
 from ..views_support import get_instance
 from . import bp, export, queries, registers
 
@@ -114,19 +124,10 @@ def file(attachment_id: int):
                      download_name=attachment.filename, max_age=0)
 
 
-@bp.route("/copies")
-@login_required
-def copies():
-    rows = queries.copies(current_user)
-    asset_ids = {i for r in rows for i in r.asset_ids}
-    assets = {a.id: a for a in db.session.scalars(db.select(Asset).where(Asset.id.in_(asset_ids)))} if asset_ids else {}
-    return render_template("records/copies.html", rows=rows, assets=assets)
-
-
 @bp.route("/registers/<key>")
 @login_required
 def register(key: str):
-    """One register, for the contracts the user sees.
+    """One register, for the contracts the user sees, a page at a time.
 
     :raise 404: no such register
     """
@@ -134,9 +135,20 @@ def register(key: str):
     if described is None:
         abort(404)
     contract_id = id_arg(request.args, "contract")
-    return render_template("records/register.html", register=described, registers=registers.REGISTERS,
-                           rows=registers.rows(described, current_user, contract_id), cell=registers.labeller(described),
-                           contracts=access.visible_contracts(current_user), contract_id=contract_id)
+    page, per_page = queries.page_arg(request.args), current_app.config["INBOX_PAGE_SIZE"]
+    rows, total = registers.rows(described, current_user, contract_id, page, per_page)
+    return render_template("records/register.html", register=described, registers=registers.REGISTERS, rows=rows,
+                           cell=registers.labeller(described, rows), contracts=access.visible_contracts(current_user),
+                           contract_id=contract_id, page=page, pages=max(1, -(-total // per_page)))
+
+
+@bp.url_defaults
+def _stay_on_this_register(endpoint: str, values: dict) -> None:
+    """The shared pager links to the current endpoint with the query string only; keep the register's key."""
+    if endpoint == "records.register" and "key" not in values and has_request_context():
+        current = (request.view_args or {}).get("key")
+        if current is not None:
+            values["key"] = current
 
 
 @bp.route("/contracts")
