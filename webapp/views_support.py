@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import Flask, abort, g, has_request_context, request
 from flask_login import current_user
 
-from . import access
+from . import access, engine
 from .extensions import db
 from .models import HumanTask, ProcessInstance, User
 from .models.workflow import OPEN
@@ -27,6 +27,17 @@ def get_instance_for(user: User, instance_id: int) -> ProcessInstance:
 
 def get_instance(instance_id: int) -> ProcessInstance:
     return get_instance_for(current_user, instance_id)
+
+
+def get_task_for(user: User, task_id: int) -> HumanTask:
+    """The task if ``user`` may see it; the request's log lines name its instance from here on.
+
+    :raise NotFound: no such task, or not visible to the user (404, no leak)
+    """
+    task = engine.load_task(task_id, user)
+    if has_request_context():
+        g.log_instance_id = task.instance_id
+    return task
 
 
 def open_task_count() -> int:

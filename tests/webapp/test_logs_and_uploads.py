@@ -8,6 +8,8 @@ import logging
 import pytest
 import sqlalchemy as sa
 
+from tests.helpers import open_task, start_copying
+from webapp.auth import tokens
 from webapp.extensions import db
 from webapp.logs import JsonFormatter, RequestContextFilter
 from webapp.models import Attachment
@@ -39,6 +41,21 @@ def test_logs_carry_ids_but_no_passwords_tokens_or_form_contents(client, world, 
     records = [json.loads(line) for line in text.splitlines()]
     started = [r for r in records if "started copying_consent" in r["msg"]]
     assert started and started[0]["request_id"] and started[0]["user_id"] == world.users["kobayashi"].id
+
+
+def test_task_routes_name_the_instance_in_their_logs(client, world, json_lines):
+    first, second = start_copying(world), start_copying(world)
+    client.login("tanaka")
+    page = f"/tasks/{open_task(first.id).id}"
+    assert client.submit(page, {"decision": "approve"}, page=page).status_code == 302
+    _row, token = tokens.create(world.users["tanaka"], "t")
+    db.session.commit()
+    answer = client.post(f"/api/v1/tasks/{open_task(second.id).id}/complete",
+                         headers={"Authorization": f"Bearer {token}"}, json={"data": {"decision": "approve"}})
+    assert answer.status_code == 200
+    records = [json.loads(line) for line in json_lines().splitlines()]
+    completed = [r for r in records if "completed task" in r["msg"]]
+    assert [r.get("instance_id") for r in completed] == [first.id, second.id]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from ..extensions import csrf, db
 from ..ids import valid_id
 from ..models import Contract
 from ..requests.catalog import startable
-from ..views_support import get_instance_for
+from ..views_support import get_instance_for, get_task_for
 from ..inbox import queries
 from . import bp, openapi, serialize
 
@@ -80,7 +80,7 @@ def tasks():
 
 @bp.get("/tasks/<int:task_id>")
 def task(task_id: int):
-    row = engine.load_task(task_id, g.api_user)
+    row = get_task_for(g.api_user, task_id)
     schema = engine.form_for(row.instance.definition, row.spec_id)
     ctx = formschema.FormContext(row.instance.contract, g.api_user, row.instance_id)
     body = serialize.task(row)
@@ -98,6 +98,7 @@ def complete(task_id: int):
     data = body.get("data", {})
     if not isinstance(data, dict):
         raise BadRequest("data must be a JSON object.")
+    get_task_for(g.api_user, task_id)  # 404 before anything else; the log lines name the instance
     row = engine.complete(task_id, data, g.api_user)
     db.session.commit()
     return jsonify({"task": serialize.task(row), "instance": serialize.instance(row.instance)})

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from .. import access, clock, decisions, engine, forms_support, formschema, presenters, testhooks
 from ..extensions import db
+from ..views_support import get_task_for
 from ..models import ProcessDefinition
 from . import bp, queries
 
@@ -42,7 +43,7 @@ def task(task_id: int):
     :raise 403: a rule forbids this user completing it (four eyes, Art. 15(2)), or not their role
     :raise 409: someone completed it first (the page names who and when)
     """
-    task = engine.load_task(task_id, current_user)
+    task = get_task_for(current_user, task_id)
     instance = task.instance
     schema = engine.form_for(instance.definition, task.spec_id)
     ctx = formschema.FormContext(instance.contract, current_user, instance.id)
