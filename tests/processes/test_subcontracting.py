@@ -22,7 +22,8 @@ from webapp.engine.calendar import TOKYO
 from webapp.extensions import db
 from webapp.formschema import FormInvalid
 from webapp.models import Decision, HumanTask, OutboxMessage, ProcessInstance, TaskCandidate
-from webapp.models.subcontractors import APPROVED, ENDED, Subcontractor, register_for
+from webapp.models.subcontractors import APPROVED, ENDED, Subcontractor
+from webapp.records import registers
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 ITEMS = ("certification", "access_control", "training", "incident", "physical")
@@ -119,7 +120,7 @@ def test_a_request_waits_for_the_city_approver_first(world):
     assert register_count() == 0
 
 
-def test_both_approvals_register_the_subcontractor_with_both_numbers_and_the_liability(world):
+def test_both_approvals_register_the_subcontractor_with_both_numbers_and_the_liability(client, world):
     instance = start(world)
     decide(instance, "review_city", world.users["tanaka"], **APPROVE, conditions="作業場所を事前に届け出ること")
     # Approval by the city approver alone registers nothing: the security review is next.
@@ -148,10 +149,13 @@ def test_both_approvals_register_the_subcontractor_with_both_numbers_and_the_lia
     assert "再委託先「株式会社南総ソフト」の" + LIABILITY in row.liability_statement
     assert row.created_at == instance.completed_at
 
-    page = register_for(world.zei.id)
-    assert [e["handler_key"] for e in page] == [f"sub:{row.id}"]
-    assert page[0]["decision_numbers"] == [city.number, policy.number]
-    assert LIABILITY in page[0]["liability_statement"]
+    # The register as the app lists it for the contract, and as its page shows it.
+    listed, total = registers.rows(registers.REGISTERS["subcontractors"], world.users["tanaka"], world.zei.id, 1, 50)
+    assert [r.handler_key for _contract, r in listed] == [f"sub:{row.id}"] and total == 1
+    client.login("tanaka")
+    page = client.get(f"/records/registers/subcontractors?contract={world.zei.id}").get_data(as_text=True)
+    assert f"{city.number} / {policy.number}" in page
+    assert LIABILITY in page
     assert outbox("subcontract_approved") == [mail("kobayashi")]
     assert outbox("request_rejected") == []
 

@@ -23,10 +23,6 @@ from .types import UTCDateTime, utcnow
 PERMITTED = "permitted"  # inside its validity period, may be used as permitted
 EXPIRED = "expired"  # the period ended before a withdrawal was reported: the permission ended with it
 WITHDRAWN = "withdrawn"  # the contractor reported taking it out (撤去・持ち出し)
-# The city stopped its use before the period ended. No step of device_connection sets it yet:
-# a serial mismatch at the pre-use check stops the *request* and registers nothing at all.
-STOPPED = "stopped"
-STATUSES = (PERMITTED, EXPIRED, WITHDRAWN, STOPPED)
 
 # Kinds of equipment (Art. 12: 電磁的記録媒体 and 電子計算機)
 KINDS = ("computer", "storage_media")

@@ -74,9 +74,5 @@ class Incident(db.Model):
     instance = so.relationship("ProcessInstance", foreign_keys=[instance_id])
     reopened_from = so.relationship("ProcessInstance", foreign_keys=[reopened_from_id])
 
-    @property
-    def is_closed(self) -> bool:
-        return self.closed_at is not None
-
     def __repr__(self) -> str:
         return f"<Incident {self.id} instance={self.instance_id} {self.kind}/{self.severity}>"

@@ -9,7 +9,7 @@ that is over is marked ``ended``, because Art. 2 protection and Art. 18 audits o
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -68,24 +68,3 @@ class Subcontractor(db.Model):
     def handler_key(self) -> str:
         """How forms name this subcontractor among the people handling assets (``sub:<id>``)."""
         return f"sub:{self.id}"
-
-    def covers(self, day: date) -> bool:
-        """Approved and inside its period on ``day`` (a Tokyo calendar date)."""
-        return self.status == APPROVED and self.starts_on <= day <= self.ends_on
-
-    def register_entry(self) -> dict[str, Any]:
-        """What the register page shows for this row, liability statement included (Art. 10.2)."""
-        return {
-            "id": self.id, "handler_key": self.handler_key, "company": self.company,
-            "corporate_number": self.corporate_number, "scope": self.scope, "asset_ids": list(self.asset_ids),
-            "starts_on": self.starts_on.isoformat(), "ends_on": self.ends_on.isoformat(), "status": self.status,
-            "decision_numbers": [self.city_decision_number, self.security_decision_number],
-            "liability_statement": self.liability_statement, "instance_id": self.instance_id,
-        }
-
-
-def register_for(contract_id: int) -> list[dict[str, Any]]:
-    """The register of one contract, newest first, as page data. Callers check access first."""
-    rows = db.session.scalars(sa.select(Subcontractor).where(Subcontractor.contract_id == contract_id)
-                              .order_by(Subcontractor.created_at.desc(), Subcontractor.id.desc()))
-    return [row.register_entry() for row in rows]
