@@ -1,4 +1,4 @@
-"""Inbox queries: read ``human_task`` only, through its indexes (DESIGN rule 3)."""
+"""Inbox queries: the listings read ``human_task`` only, through its indexes (DESIGN rule 3)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,7 +11,7 @@ from ..engine.calendar import TOKYO, to_tokyo
 from ..extensions import db
 from ..dbutil import like_pattern
 from ..ids import id_arg
-from ..models import HumanTask, TaskCandidate, User
+from ..models import Decision, HumanTask, TaskCandidate, User
 from ..models.workflow import CANCELLED, DONE, OPEN
 
 # Plain column orders (NULLS LAST, not "due_at IS NULL" first) so the due-date index serves them.
@@ -124,3 +124,10 @@ def counts(user: User, scope: str, now: datetime) -> dict[str, int]:
         ).select_from(HumanTask).where(HumanTask.status == OPEN, where)
     ).one()
     return {"open": row[0], "overdue": row[1], "due_today": row[2]}
+
+
+def sent_back_by(instance_id: int) -> Decision | None:
+    """The request's newest decision, if it sent the request back (shown on the correction task)."""
+    latest = db.session.scalar(sa.select(Decision).where(Decision.instance_id == instance_id)
+                               .order_by(Decision.decided_at.desc(), Decision.id.desc()).limit(1))
+    return latest if latest is not None and latest.outcome == "send_back" else None

@@ -5,10 +5,10 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, clock, decisions, engine, forms_support, formschema, presenters, testhooks
+from .. import access, clock, engine, forms_support, formschema, presenters, testhooks
 from ..extensions import db
-from ..views_support import get_task_for
 from ..models import ProcessDefinition
+from ..views_support import get_task_for
 from . import bp, queries
 
 
@@ -26,14 +26,6 @@ def index():
                            can_see_all=access.scope_for(current_user).sees_all, now=clock.now())
 
 
-def _sent_back(instance, task):
-    """The decision that sent the request back, when this task is the requester's correction."""
-    if task.spec_id != instance.definition.meta.get("start_task"):
-        return None
-    latest = decisions.for_instance(instance.id)
-    return latest[-1] if latest and latest[-1].outcome == "send_back" else None
-
-
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: int):
@@ -45,6 +37,8 @@ def task(task_id: int):
     """
     task = get_task_for(current_user, task_id)
     instance = task.instance
+    start_task = instance.definition.meta.get("start_task") or ""
+    correction = task.spec_id == start_task  # the requester answering a send-back
     schema = engine.form_for(instance.definition, task.spec_id)
     ctx = formschema.FormContext(instance.contract, current_user, instance.id)
     status = 200
@@ -61,10 +55,10 @@ def task(task_id: int):
             return redirect(url_for("inbox.index"))
         status = 400
     else:
-        initial = instance.request_data if task.spec_id == instance.definition.meta.get("start_task") else {}
+        initial = instance.request_data if correction else {}
         state = forms_support.state_for(schema, initial, instance.id)
     refusal = engine.why_not(task, current_user)  # also "already done"
-    start_schema = engine.form_for(instance.definition, instance.definition.meta.get("start_task") or "")
+    start_schema = engine.form_for(instance.definition, start_task)
     return render_template(
         "inbox/task.html", task=task, instance=instance, can_act=refusal is None, state=state,
         schema=formschema.resolve(schema, ctx) if schema else None,
@@ -72,5 +66,5 @@ def task(task_id: int):
         steps=presenters.steps(instance), history=presenters.history(instance),
         attachments=presenters.attachments(instance),
         documentation=instance.definition.task_meta(task.spec_id).get("documentation", ""), now=clock.now(),
-        sent_back=_sent_back(instance, task), notices=presenters.notices(instance), refusal=refusal,
+        sent_back=queries.sent_back_by(instance.id) if correction else None, notices=presenters.notices(instance), refusal=refusal,
     ), status
