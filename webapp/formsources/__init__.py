@@ -1,10 +1,6 @@
-"""Providers of form options (``x-source``), one module per register; all are imported here.
+"""Providers of form options (``x-source``), one module per register.
 
-Each module registers providers with :func:`webapp.formschema.source`.
+Importing this package imports each module, whose :func:`webapp.formschema.source`
+decorators register the providers.
 """
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    if not _module.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_module.name}")
+from . import contracts, subcontractors  # noqa: F401

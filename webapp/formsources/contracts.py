@@ -11,6 +11,7 @@ from ..extensions import db
 from ..formschema import FormContext, Options, source
 from ..models import Asset, RoleGrant, User
 from ..models.identity import CONTRACT
+from .subcontractors import approved_subcontractors
 
 CONTRACTOR_ROLES = ("contractor_staff", "contractor_manager")
 
@@ -31,10 +32,4 @@ def handlers(ctx: FormContext) -> Options:
         .distinct().order_by(User.id))
     options: Options = [(f"user:{u.username}", u.display_name + (f"（{u.organization.name}）" if u.organization else ""))
                         for u in staff]
-    for provider in EXTRA_HANDLER_SOURCES:
-        options.extend(provider(ctx))
-    return options
-
-
-# Other registers (e.g. approved subcontractors) add handler options here.
-EXTRA_HANDLER_SOURCES: list = []
+    return options + approved_subcontractors(ctx)

@@ -15,7 +15,6 @@ from ..engine.calendar import to_tokyo
 from ..extensions import db
 from ..formschema import FormContext, Options
 from ..models.subcontractors import APPROVED, Subcontractor
-from .contracts import EXTRA_HANDLER_SOURCES
 
 
 def approved_subcontractors(ctx: FormContext) -> Options:
@@ -27,13 +26,3 @@ def approved_subcontractors(ctx: FormContext) -> Options:
             Subcontractor.starts_on <= today, Subcontractor.ends_on >= today)
         .order_by(Subcontractor.id))
     return [(row.handler_key, f"{row.company}（再委託先）") for row in rows]
-
-
-def _is_this_provider(provider: object) -> bool:
-    return (getattr(provider, "__module__", ""), getattr(provider, "__name__", "")) == \
-        (__name__, approved_subcontractors.__name__)
-
-
-# Replace rather than duplicate if this module is ever imported again (e.g. reloaded).
-EXTRA_HANDLER_SOURCES[:] = [p for p in EXTRA_HANDLER_SOURCES if not _is_this_provider(p)]
-EXTRA_HANDLER_SOURCES.append(approved_subcontractors)
