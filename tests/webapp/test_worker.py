@@ -71,6 +71,7 @@ def test_overdue_filter_badges_and_the_administrators_overview(client, world, cl
     client.login("yamamoto")
     overview = client.get("/admin/").get_data(as_text=True)
     assert "市民税課" in overview and "R8-ZEI-0012" in overview
+    assert f"/?contract={world.zei.id}&amp;overdue=1&amp;scope=all" in overview  # the contract's overdue tasks
 
 
 def test_two_workers_never_fire_the_same_timer_twice(app, world, clock, backend):

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -16,17 +15,17 @@ from ..models.workflow import OPEN
 class OverdueGroup:
     label: str
     count: int
-    oldest_due: datetime
-    link_args: dict[str, Any]
+    oldest_due: datetime  # aware UTC: min() keeps the column's type
+    contract_id: int | None = None  # set for a contract's group: the page links to its overdue tasks
 
 
 def overdue_by_department(now: datetime) -> list[OverdueGroup]:
     rows = db.session.execute(
-        sa.select(Organization.name, HumanTask.department_id, sa.func.count(), sa.func.min(HumanTask.due_at))
+        sa.select(Organization.name, sa.func.count(), sa.func.min(HumanTask.due_at))
         .join(Organization, Organization.id == HumanTask.department_id)
         .where(HumanTask.status == OPEN, HumanTask.due_at < now)
-        .group_by(Organization.name, HumanTask.department_id).order_by(sa.func.min(HumanTask.due_at))).all()
-    return [OverdueGroup(name, count, _aware(oldest), {}) for name, _dept, count, oldest in rows]
+        .group_by(Organization.id, Organization.name).order_by(sa.func.min(HumanTask.due_at))).all()
+    return [OverdueGroup(name, count, oldest) for name, count, oldest in rows]
 
 
 def overdue_by_contract(now: datetime) -> list[OverdueGroup]:
@@ -36,12 +35,4 @@ def overdue_by_contract(now: datetime) -> list[OverdueGroup]:
         .where(HumanTask.status == OPEN, HumanTask.due_at < now)
         .group_by(Contract.number, Contract.title, HumanTask.contract_id)
         .order_by(sa.func.min(HumanTask.due_at))).all()
-    return [OverdueGroup(f"{number} {title}", count, _aware(oldest), {"contract": cid, "overdue": 1, "scope": "all"})
-            for number, title, cid, count, oldest in rows]
-
-
-def _aware(value: datetime | str) -> datetime:
-    """Aggregates bypass the column type (SQLite even returns text): make them aware UTC."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return [OverdueGroup(f"{number} {title}", count, oldest, cid) for number, title, cid, count, oldest in rows]
