@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from . import access, clock, outbox
 from .extensions import db
 from .models import HumanTask, ProcessInstance, User
-from .models.preferences import DIGEST, IMMEDIATE, NONE, NotificationPreference
+from .models.preferences import DIGEST, IMMEDIATE, MODES, NotificationPreference
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +40,6 @@ EVENTS: dict[str, Event] = {e.key: e for e in (
 )}
 
 
-def mode_for(user: User, event: str) -> str:
-    chosen = db.session.scalar(sa.select(NotificationPreference.mode).where(
-        NotificationPreference.user_id == user.id, NotificationPreference.event == event))
-    return chosen or IMMEDIATE
-
-
 def preferences(user: User) -> dict[str, str]:
     chosen = dict(db.session.execute(sa.select(NotificationPreference.event, NotificationPreference.mode)
                                      .where(NotificationPreference.user_id == user.id)).all())
@@ -54,12 +48,13 @@ def preferences(user: User) -> dict[str, str]:
 
 def set_preferences(user: User, choices: dict[str, str]) -> None:
     """Store the person's choices; a digest is only offered for task events."""
+    rows = {row.event: row for row in db.session.scalars(
+        sa.select(NotificationPreference).where(NotificationPreference.user_id == user.id))}
     for key, mode in choices.items():
         event = EVENTS.get(key)
-        if event is None or mode not in (IMMEDIATE, DIGEST, NONE) or (mode == DIGEST and not event.digestible):
+        if event is None or mode not in MODES or (mode == DIGEST and not event.digestible):
             raise ValueError(f"invalid preference {key}={mode}")
-        row = db.session.scalar(sa.select(NotificationPreference).where(
-            NotificationPreference.user_id == user.id, NotificationPreference.event == key))
+        row = rows.get(key)
         if row is None:
             db.session.add(NotificationPreference(user_id=user.id, event=key, mode=mode))
         else:
