@@ -17,6 +17,7 @@ from ..engine import ConcurrentUpdate, DiagramInvalid, EngineError, TaskAlreadyD
 from ..extensions import db, login_manager
 from ..formschema import FormInvalid
 from ..models import HumanTask
+from ..models.workflow import CANCELLED
 from ..storage import UploadRefused
 from ..views_support import wants_json
 from . import bp
@@ -84,7 +85,7 @@ def lost_race(error: EngineError):
     title = None
     if who:
         message = _("%(who)s completed this task first. Your entry was not saved.", who=who)
-    elif task is not None and task.status == "cancelled":
+    elif task is not None and task.status == CANCELLED:
         title = _("This step is no longer open")
         message = _("The flow closed this step (for example when its deadline passed or the request took another "
                     "path). Your entry was not saved.")
