@@ -15,7 +15,7 @@ from tests.helpers import open_task
 from webapp import engine
 from webapp.auth import tokens
 from webapp.extensions import db
-from webapp.models import Attachment, Decision
+from webapp.models import Attachment, Decision, ProcessInstance
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 
@@ -39,6 +39,7 @@ def zei_case(app, client, world):
         "decision": db.session.scalar(sa.select(Decision.id)),
         "file": db.session.scalar(sa.select(Attachment.id)),
         "contract": world.zei.id,
+        "reference": db.session.get(ProcessInstance, instance_id).reference,
     }
 
 
@@ -70,7 +71,9 @@ def test_people_of_the_contract_and_auditors_see_it(client, zei_case):
     for person in ("sato", "tanaka", "suzuki", "kato", "takahashi"):
         client.login(person)
         for name in ("instance", "task", "decision"):
-            assert client.get(urls(zei_case)[name]).status_code == 200, (person, name)
+            response = client.get(urls(zei_case)[name])
+            assert response.status_code == 200, (person, name)
+            assert zei_case["reference"] in response.get_data(as_text=True), (person, name)
         client.logout()
 
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from tests.helpers import open_task
 from webapp import accounts, engine
 from webapp.extensions import db
-from webapp.models import Decision
+from webapp.models import Decision, Substitute
 
 
 def test_a_substitute_sees_the_request_and_decides_during_the_period_only(client, runner, world, clock):
@@ -38,5 +38,8 @@ def test_a_substitute_sees_the_request_and_decides_during_the_period_only(client
 
 
 def test_substitution_refuses_nonsense(runner):
-    assert runner.invoke(args=["substitute", "tanaka", "tanaka", "--from", "2026-12-01", "--until", "2026-12-04"]).exit_code != 0
-    assert runner.invoke(args=["substitute", "tanaka", "suzuki", "--from", "2026-12-05", "--until", "2026-12-04"]).exit_code != 0
+    itself = runner.invoke(args=["substitute", "tanaka", "tanaka", "--from", "2026-12-01", "--until", "2026-12-04"])
+    assert itself.exit_code == 1 and "cannot substitute for themselves" in itself.output
+    backwards = runner.invoke(args=["substitute", "tanaka", "suzuki", "--from", "2026-12-05", "--until", "2026-12-04"])
+    assert backwards.exit_code == 1 and "ends before it starts" in backwards.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Substitute)) == 0

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import BACKENDS
 from tests.helpers import open_task, start_copying
 from webapp import worker
 from webapp.engine.calendar import TOKYO
@@ -74,9 +75,9 @@ def test_overdue_filter_badges_and_the_administrators_overview(client, world, cl
     assert f"/?contract={world.zei.id}&amp;overdue=1&amp;scope=all" in overview  # the contract's overdue tasks
 
 
-def test_two_workers_never_fire_the_same_timer_twice(app, world, clock, backend):
-    if backend != "postgresql":
-        pytest.skip("several workers rely on PostgreSQL's FOR UPDATE SKIP LOCKED; on SQLite run one worker")
+# Several workers rely on PostgreSQL's FOR UPDATE SKIP LOCKED; on SQLite one worker runs.
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "postgresql"], indirect=True)
+def test_two_workers_never_fire_the_same_timer_twice(app, world, clock):
     instances = [start_copying(world) for _ in range(12)]
     clock.set(open_task(instances[0].id).due_at + timedelta(minutes=1))
     barrier = threading.Barrier(2)
