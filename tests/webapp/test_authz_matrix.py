@@ -46,7 +46,6 @@ def expectations(ids: dict[str, int]) -> dict[str, list[tuple[str, str, dict, di
         ],
         "records.index": [("GET", "/records/", {}, EVERYONE_LOGGED_IN)],
         "records.contracts": [("GET", "/records/contracts", {}, EVERYONE_LOGGED_IN)],
-        "records.copies": [("GET", "/records/copies", {}, EVERYONE_LOGGED_IN)],
         "records.register": [("GET", "/records/registers/devices", {}, EVERYONE_LOGGED_IN)],
         "records.instance": [("GET", f"/records/{done}", {}, SEES_ZEI)],
         "records.decision": [("GET", f"/records/{done}/decisions/{decision}", {}, SEES_ZEI)],
