@@ -19,7 +19,8 @@ from handlers.devices import (
     withdraw_device,
 )
 from tests.helpers import DEFAULT_NOW, open_task
-from tests.processes.test_device_connection import CONNECTED, PERIOD_END, act, confirm, permitted, request_data, start
+from tests.processes.flows import act
+from tests.processes.test_device_connection import CONNECTED, PERIOD_END, confirm, permitted, request_data, start
 from webapp import engine
 from webapp.extensions import db
 from webapp.models.devices import WITHDRAWN, Device

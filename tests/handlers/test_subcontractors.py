@@ -13,7 +13,8 @@ import sqlalchemy as sa
 import handlers
 from handlers.subcontractors import assess_equivalence, items_below, register_subcontractor
 from tests.helpers import open_task
-from tests.processes.test_subcontracting import APPROVE, ITEMS, approve_both, decide, registered, start
+from tests.processes.flows import act
+from tests.processes.test_subcontracting import APPROVE, ITEMS, approve_both, registered, start
 from webapp import accounts, clock
 from webapp.extensions import db
 from webapp.formschema import SOURCES, FormContext
@@ -47,7 +48,7 @@ def params(world, **overrides: Any) -> dict[str, Any]:
 def city_approved(world):
     """A request the city approver approved (version 1), waiting for the security review."""
     instance = start(world)
-    decide(instance, "review_city", world.users["tanaka"], **APPROVE)
+    act(instance, "review_city", world.users["tanaka"], **APPROVE)
     return instance
 
 
@@ -93,7 +94,7 @@ def test_the_register_refuses_what_art_10_does_not_allow(world, city_approved, d
 
 def test_the_register_refuses_when_the_city_approver_did_not_approve(world):
     instance = start(world)
-    decide(instance, "review_city", world.users["tanaka"], decision="send_back", comment="修正してください。")
+    act(instance, "review_city", world.users["tanaka"], decision="send_back", comment="修正してください。")
     with pytest.raises(handlers.HandlerError, match="city approver"):
         register_subcontractor(context(instance, security_approval()), **params(world))
     db.session.rollback()

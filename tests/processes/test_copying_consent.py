@@ -1,16 +1,15 @@
 """Every path through copying_consent.bpmn, driven through the engine verbs the views use."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 
 from tests.helpers import open_task
+from tests.processes.flows import act, outbox, remind_then_escalate
 from webapp import accounts, engine, worker
 from webapp.extensions import db
 from webapp.formschema import FormInvalid
-from webapp.models import CopyRecord, Decision, HumanTask, OutboxMessage, ProcessInstance, TaskCandidate
+from webapp.models import CopyRecord, Decision, ProcessInstance
 
 
 def request_data(world, **overrides):
@@ -29,17 +28,6 @@ def start(world, **overrides) -> ProcessInstance:
     return instance
 
 
-def decide(instance, user, **data) -> HumanTask:
-    task = open_task(instance.id, "approve")
-    done = engine.complete(task.id, data, user)
-    db.session.commit()
-    return done
-
-
-def outbox(kind: str) -> list[OutboxMessage]:
-    return list(db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == kind)))
-
-
 def test_a_request_waits_for_the_city_approver_with_a_deadline(world, clock):
     instance = start(world)
     task = open_task(instance.id)
@@ -49,13 +37,12 @@ def test_a_request_waits_for_the_city_approver_with_a_deadline(world, clock):
     # Filed Wednesday 2 December 2026 10:00 JST: due three business days later, Monday 7 December 17:15 JST.
     assert task.due_at.isoformat() == "2026-12-07T08:15:00+00:00"
     # The approvers of the department hear of it; the contractor does not.
-    recipients = {m.to_address for m in outbox("task_created")}
-    assert recipients == {"tanaka@demo.shodaku.example"}
+    assert set(outbox("task_created")) == {"tanaka@demo.shodaku.example"}
 
 
 def test_approving_a_copy_records_a_numbered_consent_and_registers_the_copy(world):
     instance = start(world)
-    decide(instance, world.users["tanaka"], decision="approve", conditions="作業後に消去すること")
+    act(instance, "approve", world.users["tanaka"], decision="approve", conditions="作業後に消去すること")
     db.session.refresh(instance)
     assert instance.status == "completed" and instance.outcome == "approve"
     decision = db.session.scalar(sa.select(Decision).where(Decision.instance_id == instance.id))
@@ -66,13 +53,13 @@ def test_approving_a_copy_records_a_numbered_consent_and_registers_the_copy(worl
     assert record.copies == 2 and record.decision_number == decision.number
     assert record.asset_ids == world.asset_ids(world.zei, "A-001")
     assert record.destruction_due.isoformat() == "2027-03-01"
-    assert [m.to_address for m in outbox("request_approved")] == ["kobayashi@demo.shodaku.example"]
+    assert outbox("request_approved") == ["kobayashi@demo.shodaku.example"]
     assert open_task(instance.id) is None
 
 
 def test_approving_another_kind_of_exception_registers_no_copy(world):
     instance = start(world, kind="other_purpose", copies=None, medium=None, location=None, destruction_due=None)
-    decide(instance, world.users["tanaka"], decision="approve")
+    act(instance, "approve", world.users["tanaka"], decision="approve")
     db.session.refresh(instance)
     assert instance.outcome == "approve"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CopyRecord)) == 0
@@ -85,16 +72,16 @@ def test_rejecting_needs_a_reason_and_ends_the_request(world):
         engine.complete(task.id, {"decision": "reject"}, world.users["tanaka"])
     db.session.rollback()
     assert "comment" in refused.value.errors
-    decide(instance, world.users["tanaka"], decision="reject", comment="目的が契約の範囲外です。")
+    act(instance, "approve", world.users["tanaka"], decision="reject", comment="目的が契約の範囲外です。")
     db.session.refresh(instance)
     assert instance.status == "completed" and instance.outcome == "reject"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CopyRecord)) == 0
-    assert [m.to_address for m in outbox("request_rejected")] == ["kobayashi@demo.shodaku.example"]
+    assert outbox("request_rejected") == ["kobayashi@demo.shodaku.example"]
 
 
 def test_send_back_returns_to_the_requester_and_resubmission_returns_to_the_approver(world):
     instance = start(world)
-    decide(instance, world.users["tanaka"], decision="send_back", comment="部数の根拠を書いてください。")
+    act(instance, "approve", world.users["tanaka"], decision="send_back", comment="部数の根拠を書いてください。")
     back = open_task(instance.id)
     assert back.spec_id == "request" and back.assignee_id == world.users["kobayashi"].id
     engine.complete(back.id, request_data(world, copies=1, purpose="検証のため1部のみ複製"), world.users["kobayashi"])
@@ -103,7 +90,7 @@ def test_send_back_returns_to_the_requester_and_resubmission_returns_to_the_appr
     assert instance.request_version == 2 and instance.request_data["copies"] == 1
     again = open_task(instance.id)
     assert again.spec_id == "approve" and again.id != back.id
-    decide(instance, world.users["tanaka"], decision="approve")
+    act(instance, "approve", world.users["tanaka"], decision="approve")
     numbers = db.session.scalars(sa.select(Decision).where(Decision.instance_id == instance.id)
                                  .order_by(Decision.id)).all()
     assert [(d.outcome, d.request_version) for d in numbers] == [("send_back", 1), ("approve", 2)]
@@ -174,30 +161,11 @@ def test_a_contractor_cannot_start_on_another_contract(world):
 def test_overdue_approval_reminds_then_escalates_to_the_section_chief(app, world, clock):
     instance = start(world)
     task = open_task(instance.id, "approve")
-    db.session.refresh(instance)
-    assert instance.next_timer_at == task.due_at
-    # Nothing happens before the deadline.
-    clock.set(task.due_at - timedelta(minutes=1))
-    assert worker.run_once()["timers"] == 0
-    assert outbox("task_overdue") == []
-    # At the deadline the approvers are reminded.
-    clock.set(task.due_at + timedelta(minutes=1))
-    assert worker.run_once()["timers"] == 1
-    assert [m.to_address for m in outbox("task_overdue")] == ["tanaka@demo.shodaku.example"]
-    db.session.refresh(task)
-    assert task.escalation_level == 0 and task.status == "open"
-    # Two business days later (Wednesday 9 December 17:15 JST) the section chief is added.
-    db.session.refresh(instance)
-    assert instance.next_timer_at.isoformat() == "2026-12-09T08:15:00+00:00"
-    clock.set(instance.next_timer_at + timedelta(seconds=1))
-    assert worker.run_once()["timers"] == 1
-    db.session.refresh(task)
-    assert task.escalation_level == 1
-    candidates = db.session.scalars(sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == task.id)).all()
-    assert candidates == [world.users["suzuki"].id]
-    assert [m.to_address for m in outbox("task_escalated")] == ["suzuki@demo.shodaku.example"]
+    # Reminded at the deadline; two business days later (Wednesday 9 December 17:15 JST) the section chief is added.
+    remind_then_escalate(instance, task, clock, reminded=["tanaka@demo.shodaku.example"],
+                         escalates_at="2026-12-09T08:15:00+00:00", escalated_to=[world.users["suzuki"]])
     # The section chief can now decide, and the original approver still could have.
-    decide(instance, world.users["suzuki"], decision="approve")
+    act(instance, "approve", world.users["suzuki"], decision="approve")
     db.session.refresh(instance)
     assert instance.status == "completed" and instance.next_timer_at is None
     # A second worker pass finds nothing to do.

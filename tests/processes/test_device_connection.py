@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from tests.helpers import open_task
+from tests.processes.flows import act, decisions, open_steps, outbox, remind_then_escalate
 from webapp import access, accounts, engine, storage, worker
 from webapp.engine import run, store
 from webapp.engine.calendar import TOKYO
@@ -27,7 +28,6 @@ from webapp.models import (
     HumanTask,
     OutboxMessage,
     ProcessInstance,
-    TaskCandidate,
 )
 from webapp.models.devices import EXPIRED, PERMITTED, WITHDRAWN, Device
 
@@ -65,14 +65,6 @@ def start(world, requester="ito", **overrides) -> ProcessInstance:
     return instance
 
 
-def act(instance, spec_id: str, user, **data) -> HumanTask:
-    task = open_task(instance.id, spec_id)
-    assert task is not None, f"no open {spec_id} task"
-    done = engine.complete(task.id, data, user)
-    db.session.commit()
-    return done
-
-
 def confirm(instance, world, serial: str = SERIAL) -> HumanTask:
     return act(instance, "confirm_check", world.users["ito"], serial_confirmation=serial, checked_on="2026-12-03",
                check_done=True, check_notes="持込み当日に再検査")
@@ -87,14 +79,9 @@ def permitted(world, **overrides) -> ProcessInstance:
     return instance
 
 
-def outbox(kind: str) -> list[str]:
-    return list(db.session.scalars(sa.select(OutboxMessage.to_address).where(OutboxMessage.kind == kind)
-                                   .order_by(OutboxMessage.id)))
-
-
-def decisions(instance) -> list[tuple[str, str, int]]:
-    return [(d.task_title, d.outcome, d.request_version) for d in db.session.scalars(
-        sa.select(Decision).where(Decision.instance_id == instance.id).order_by(Decision.id))]
+def decided(instance) -> list[tuple[str, str, int]]:
+    """(task title, outcome, request version) of each decision, to compare whole histories at once."""
+    return [(d.task_title, d.outcome, d.request_version) for d in decisions(instance)]
 
 
 def device_of(instance) -> Device | None:
@@ -108,11 +95,6 @@ def reached(instance) -> list[str]:
     spec, subprocess_specs = store.specs_for(definition.sha256, definition.bpmn, definition.key,
                                              current_app.config["BPMN_MAX_BYTES"])
     return run.completed_steps(store.loads(instance.state, spec, subprocess_specs))
-
-
-def open_spec_ids(instance) -> list[str]:
-    return list(db.session.scalars(sa.select(HumanTask.spec_id).where(
-        HumanTask.instance_id == instance.id, HumanTask.status == "open").order_by(HumanTask.id)))
 
 
 # --- filing ---------------------------------------------------------------------------------
@@ -141,7 +123,7 @@ def test_a_contractor_cannot_file_on_another_contract(world):
 def test_bring_in_only_needs_the_city_alone_then_check_register_and_withdrawal(world):
     instance = start(world)
     act(instance, "approve", world.users["watanabe"], decision="approve", conditions="サーバ室内でのみ使用すること")
-    assert decisions(instance) == [("市の持込み許可審査", "approve", 1)]
+    assert decided(instance) == [("市の持込み許可審査", "approve", 1)]
     # No connection: the information policy division is not asked; the contractor confirms the check.
     check = open_task(instance.id)
     assert check.spec_id == "confirm_check" and check.lane == "contractor_staff"
@@ -161,7 +143,7 @@ def test_bring_in_only_needs_the_city_alone_then_check_register_and_withdrawal(w
     assert (device.valid_from.isoformat(), device.valid_until.isoformat()) == ("2026-12-03", "2026-12-25")
     assert device.checked_on.isoformat() == "2026-12-03" and device.checked_by_id == world.users["ito"].id
     assert device.contract_id == world.kai.id and device.place == "市役所本庁舎 3階 サーバ室"
-    assert open_spec_ids(instance) == ["report_withdrawal"]
+    assert open_steps(instance) == ["report_withdrawal"]
 
     act(instance, "report_withdrawal", world.users["ito"], withdrawn_on="2026-12-10", disconnected=True)
     db.session.refresh(device)
@@ -170,7 +152,7 @@ def test_bring_in_only_needs_the_city_alone_then_check_register_and_withdrawal(w
     db.session.refresh(instance)
     assert instance.status == "completed" and instance.outcome == "withdrawn" and instance.next_timer_at is None
     assert reached(instance)[-1] == "end_withdrawn"
-    assert open_spec_ids(instance) == []
+    assert open_steps(instance) == []
 
 
 def test_a_storage_medium_needs_no_os_patch_level(world):
@@ -194,7 +176,7 @@ def test_connecting_needs_the_security_officers_written_permission_too(world):
     assert outbox("device_permitted") == []  # not yet: the connection is not permitted
 
     act(instance, "security_review", world.users["takahashi"], decision="approve", conditions="作業後は直ちに切断")
-    assert decisions(instance) == [("市の持込み許可審査", "approve", 1), ("情報政策課の接続許可審査", "approve", 1)]
+    assert decided(instance) == [("市の持込み許可審査", "approve", 1), ("情報政策課の接続許可審査", "approve", 1)]
     assert outbox("device_permitted") == ["ito@demo.shodaku.example"]
     confirm(instance, world)
     device = device_of(instance)
@@ -216,7 +198,7 @@ def test_who_gives_permission_depends_on_the_connection(world, connection, segme
     target = {"connection_target": "介護保険課 業務端末 KZ-PC-118"} if connection != "none" else {}
     instance = start(world, connection=connection, segment=segment, **target)
     act(instance, "approve", world.users["watanabe"], decision="approve")
-    assert open_spec_ids(instance) == (["security_review"] if reviewed else ["confirm_check"])
+    assert open_steps(instance) == (["security_review"] if reviewed else ["confirm_check"])
 
 
 def test_the_security_officer_rejecting_ends_the_request_without_a_device(world):
@@ -234,7 +216,7 @@ def test_the_security_officer_rejecting_ends_the_request_without_a_device(world)
     assert reached(instance)[-1] == "end_security_rejected"
     assert outbox("request_rejected") == ["ito@demo.shodaku.example"]
     assert outbox("device_permitted") == [] and device_of(instance) is None
-    assert open_spec_ids(instance) == []
+    assert open_steps(instance) == []
 
 
 def test_the_security_officer_sending_back_returns_to_the_request(world):
@@ -252,10 +234,10 @@ def test_the_security_officer_sending_back_returns_to_the_request(world):
     db.session.refresh(instance)
     assert instance.request_version == 2 and instance.request_data["connection"] == "none"
     assert "connection_target" not in instance.request_data
-    assert open_spec_ids(instance) == ["approve"]
+    assert open_steps(instance) == ["approve"]
     act(instance, "approve", world.users["watanabe"], decision="approve")
-    assert open_spec_ids(instance) == ["confirm_check"]
-    assert decisions(instance) == [("市の持込み許可審査", "approve", 1), ("情報政策課の接続許可審査", "send_back", 1),
+    assert open_steps(instance) == ["confirm_check"]
+    assert decided(instance) == [("市の持込み許可審査", "approve", 1), ("情報政策課の接続許可審査", "send_back", 1),
                                    ("市の持込み許可審査", "approve", 2)]
     confirm(instance, world)
     device = device_of(instance)
@@ -280,7 +262,7 @@ def test_the_city_rejecting_needs_a_reason_and_ends_the_request(world):
     assert reached(instance)[-1] == "end_rejected"
     assert "security_review" not in reached(instance)  # a refused bring-in is never sent on for connection
     assert outbox("request_rejected") == ["ito@demo.shodaku.example"]
-    assert device_of(instance) is None and open_spec_ids(instance) == []
+    assert device_of(instance) is None and open_steps(instance) == []
 
 
 def test_the_city_sending_back_returns_to_the_requester_and_resubmission_returns_to_the_city(world):
@@ -296,7 +278,7 @@ def test_the_city_sending_back_returns_to_the_requester_and_resubmission_returns
     again = open_task(instance.id)
     assert again.spec_id == "approve" and again.id != back.id
     act(instance, "approve", world.users["watanabe"], decision="approve")
-    assert [(o, v) for _, o, v in decisions(instance)] == [("send_back", 1), ("approve", 2)]
+    assert [(o, v) for _, o, v in decided(instance)] == [("send_back", 1), ("approve", 2)]
     confirm(instance, world)
     assert device_of(instance).valid_until.isoformat() == "2026-12-04"
     db.session.refresh(instance)
@@ -315,7 +297,7 @@ def test_the_requester_may_not_grant_their_own_bring_in_permission(world):
     with pytest.raises(engine.RuleViolation):
         engine.complete(task.id, {"decision": "approve"}, both)
     db.session.rollback()
-    assert open_task(instance.id).id == task.id and decisions(instance) == []
+    assert open_task(instance.id).id == task.id and decided(instance) == []
 
 
 def test_the_requester_may_not_grant_their_own_connection_permission(world):
@@ -328,7 +310,7 @@ def test_the_requester_may_not_grant_their_own_connection_permission(world):
     with pytest.raises(engine.RuleViolation):
         engine.complete(task.id, {"decision": "approve"}, both)
     db.session.rollback()
-    assert open_task(instance.id).id == task.id and len(decisions(instance)) == 1
+    assert open_task(instance.id).id == task.id and len(decided(instance)) == 1
 
 
 # --- the pre-use check --------------------------------------------------------------------------
@@ -347,7 +329,7 @@ def test_a_serial_that_does_not_match_stops_the_request_and_registers_nothing(wo
     assert stop.detail == {"reason": "使用前確認で入力されたシリアル番号が許可された機器と一致しない",
                            "entered_serial": "PF3K7Q2B", "permitted_serial": SERIAL}
     assert outbox("device_stopped") == ["ito@demo.shodaku.example"]
-    assert open_spec_ids(instance) == []
+    assert open_steps(instance) == []
 
 
 @pytest.mark.parametrize(("data", "field"), [
@@ -444,35 +426,15 @@ def kaigo_chief(world):
     return chief
 
 
-def _overdue_then_escalated(instance, task, chief, approvers: list[str], clock) -> None:
-    db.session.refresh(instance)
-    assert instance.next_timer_at == task.due_at
-    clock.set(task.due_at - timedelta(minutes=1))
-    assert worker.run_once()["timers"] == 0
-    clock.set(task.due_at + timedelta(minutes=1))
-    assert worker.run_once()["timers"] == 1
-    assert outbox("task_overdue") == approvers
-    db.session.refresh(task)
-    assert task.escalation_level == 0 and task.status == "open"
-    db.session.refresh(instance)
-    # Wednesday 9 December 17:15 JST: two business days after the deadline.
-    assert instance.next_timer_at.isoformat() == "2026-12-09T08:15:00+00:00"
-    clock.set(instance.next_timer_at + timedelta(seconds=1))
-    assert worker.run_once()["timers"] == 1
-    db.session.refresh(task)
-    assert task.escalation_level == 1
-    assert db.session.scalars(sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == task.id)).all() \
-        == [chief.id]
-    assert outbox("task_escalated") == [chief.email]
-
-
 def test_an_overdue_bring_in_decision_reminds_then_escalates(world, clock, kaigo_chief):
     instance = start(world)
     task = open_task(instance.id, "approve")
-    _overdue_then_escalated(instance, task, kaigo_chief, ["watanabe@demo.shodaku.example"], clock)
+    # Wednesday 9 December 17:15 JST: two business days after the deadline.
+    remind_then_escalate(instance, task, clock, reminded=["watanabe@demo.shodaku.example"],
+                         escalates_at="2026-12-09T08:15:00+00:00", escalated_to=[kaigo_chief])
     # The section chief can now decide; the flow goes on as if the approver had.
     act(instance, "approve", kaigo_chief, decision="approve")
-    assert open_spec_ids(instance) == ["confirm_check"]
+    assert open_steps(instance) == ["confirm_check"]
 
 
 def test_an_overdue_connection_decision_escalates_within_the_policy_division(world, clock, kaigo_chief):
@@ -480,12 +442,13 @@ def test_an_overdue_connection_decision_escalates_within_the_policy_division(wor
     instance = start(world, **CONNECTED)
     act(instance, "approve", world.users["watanabe"], decision="approve")
     task = open_task(instance.id, "security_review")
-    _overdue_then_escalated(instance, task, world.users["morita"], ["takahashi@demo.shodaku.example"], clock)
+    remind_then_escalate(instance, task, clock, reminded=["takahashi@demo.shodaku.example"],
+                         escalates_at="2026-12-09T08:15:00+00:00", escalated_to=[world.users["morita"]])
     with pytest.raises(engine.NotAllowed):
         engine.complete(task.id, {"decision": "approve"}, kaigo_chief)
     db.session.rollback()
     act(instance, "security_review", world.users["morita"], decision="approve")
-    assert open_spec_ids(instance) == ["confirm_check"]
+    assert open_steps(instance) == ["confirm_check"]
 
 
 # --- bad requests ----------------------------------------------------------------------------------
@@ -540,7 +503,7 @@ def test_the_demo_samples_load_in_realistic_states_and_only_once(world):
     db.session.commit()
     instances = db.session.scalars(sa.select(ProcessInstance).where(ProcessInstance.process_key == "device_connection")
                                    .order_by(ProcessInstance.id)).all()
-    assert [open_spec_ids(i) for i in instances] == [["approve"], ["security_review"], ["report_withdrawal"]]
+    assert [open_steps(i) for i in instances] == [["approve"], ["security_review"], ["report_withdrawal"]]
     assert all(i.contract_id == world.kai.id and i.requester_id == world.users["ito"].id for i in instances)
     waiting = open_task(instances[1].id)
     assert world.users["takahashi"] in access.candidates(waiting)

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers import DEFAULT_NOW, open_task
+from tests.processes.flows import act, mail, recipients
 from webapp import engine, worker
 from webapp.extensions import db
 from webapp.formschema import FormInvalid
@@ -38,14 +39,6 @@ def report(world, username: str = "ito", contract=None, **overrides: Any) -> Pro
     return instance
 
 
-def complete(instance: ProcessInstance, spec_id: str, user, **data: Any) -> HumanTask:
-    task = open_task(instance.id, spec_id)
-    assert task is not None, f"no open {spec_id} task"
-    done = engine.complete(task.id, data, user)
-    db.session.commit()
-    return done
-
-
 def actions(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {"actions_taken": "誤送信先に削除を依頼し、削除済みの回答を受領した。"}
     data.update(overrides)
@@ -63,23 +56,15 @@ def closing(**overrides: Any) -> dict[str, Any]:
 def close_incident(world, instance: ProcessInstance, approver: str = "watanabe", contractor: str = "ito",
                    severity: str = "low") -> ProcessInstance:
     """Drive a reported incident to closure on the low/medium path."""
-    complete(instance, "triage", world.users[approver], severity=severity, instructions="誤送信先への削除依頼")
-    complete(instance, "action_report", world.users[contractor], **actions())
-    complete(instance, "closure", world.users[approver], **closing())
+    act(instance, "triage", world.users[approver], severity=severity, instructions="誤送信先への削除依頼")
+    act(instance, "action_report", world.users[contractor], **actions())
+    act(instance, "closure", world.users[approver], **closing())
     db.session.refresh(instance)
     return instance
 
 
 def incident(instance: ProcessInstance) -> Incident:
     return db.session.scalar(sa.select(Incident).where(Incident.instance_id == instance.id))
-
-
-def recipients(kind: str) -> list[str]:
-    return sorted(db.session.scalars(sa.select(OutboxMessage.to_address).where(OutboxMessage.kind == kind)))
-
-
-def mail(username: str) -> str:
-    return f"{username}@demo.shodaku.example"
 
 
 # --- reporting ----------------------------------------------------------------------------------
@@ -120,7 +105,7 @@ def test_city_staff_can_report_too_and_the_contractor_is_still_asked_for_the_act
     instance = report(world, username, getattr(world, contract))
     assert instance.requester_id == world.users[username].id
     approver = "watanabe" if contract == "kai" else "tanaka"
-    complete(instance, "triage", world.users[approver], severity="medium", instructions="原因を調査し報告すること")
+    act(instance, "triage", world.users[approver], severity="medium", instructions="原因を調査し報告すること")
     task = open_task(instance.id)
     assert (task.spec_id, task.lane) == ("action_report", "contractor_staff")
     contractors = {"kai": [mail("ito")], "zei": [mail("kobayashi"), mail("sato")]}[contract]
@@ -182,7 +167,7 @@ def test_an_incident_found_this_very_minute_can_be_reported(world):
 def test_low_and_medium_severity_go_straight_to_the_contractor(world, clock, severity):
     instance = report(world)
     clock.advance(minutes=30)
-    complete(instance, "triage", world.users["watanabe"], severity=severity, instructions="削除依頼と影響調査")
+    act(instance, "triage", world.users["watanabe"], severity=severity, instructions="削除依頼と影響調査")
     row = incident(instance)
     assert (row.severity, row.instructions, row.triaged_at) == (severity, "削除依頼と影響調査", clock.now)
     task = open_task(instance.id)
@@ -195,7 +180,7 @@ def test_low_and_medium_severity_go_straight_to_the_contractor(world, clock, sev
 @pytest.mark.parametrize("severity", ["high", "critical"])
 def test_high_severity_goes_to_the_information_policy_division_before_the_contractor(world, clock, severity):
     instance = report(world)
-    complete(instance, "triage", world.users["watanabe"], severity=severity, instructions="直ちに送信先へ削除依頼")
+    act(instance, "triage", world.users["watanabe"], severity=severity, instructions="直ちに送信先へ削除依頼")
     task = open_task(instance.id)
     assert (task.spec_id, task.lane) == ("policy_review", "security_officer")
     assert task.due_at == DEFAULT_NOW + 2 * HOUR
@@ -205,7 +190,7 @@ def test_high_severity_goes_to_the_information_policy_division_before_the_contra
         engine.complete(task.id, {"advice": "x"}, world.users["watanabe"])
     db.session.rollback()
     clock.advance(hours=1)
-    complete(instance, "policy_review", world.users["takahashi"], advice="個人情報保護委員会へ速報すること")
+    act(instance, "policy_review", world.users["takahashi"], advice="個人情報保護委員会へ速報すること")
     assert incident(instance).policy_advice == "個人情報保護委員会へ速報すること"
     task = open_task(instance.id)
     assert task.spec_id == "action_report" and task.due_at == clock.now + 24 * HOUR
@@ -233,8 +218,8 @@ def test_the_contractor_cannot_triage_their_own_report(world):
 
 def test_low_severity_incident_is_closed_with_a_numbered_record_of_the_finding(world):
     instance = report(world)
-    complete(instance, "triage", world.users["watanabe"], severity="low", instructions="削除依頼")
-    complete(instance, "action_report", world.users["ito"],
+    act(instance, "triage", world.users["watanabe"], severity="low", instructions="削除依頼")
+    act(instance, "action_report", world.users["ito"],
              **actions(people_affected=12, containment="送信先で削除済み", assets=world.asset_ids(world.kai, "B-001"),
                        cause_analysis="宛先の選択誤り"))
     row = incident(instance)
@@ -243,7 +228,7 @@ def test_low_severity_incident_is_closed_with_a_numbered_record_of_the_finding(w
     assert row.actions_taken.startswith("誤送信先に削除を依頼")
     closure = open_task(instance.id)
     assert (closure.spec_id, closure.lane) == ("closure", "city_approver")
-    complete(instance, "closure", world.users["watanabe"], **closing())
+    act(instance, "closure", world.users["watanabe"], **closing())
     db.session.refresh(instance)
     assert (instance.status, instance.outcome, instance.next_timer_at) == ("completed", "closed", None)
     decision = db.session.scalar(sa.select(Decision).where(Decision.instance_id == instance.id))
@@ -260,21 +245,21 @@ def test_low_severity_incident_is_closed_with_a_numbered_record_of_the_finding(w
 
 def test_the_city_asks_for_more_then_closes_with_a_damage_claim(world):
     instance = report(world)
-    complete(instance, "triage", world.users["watanabe"], severity="medium", instructions="原因を報告")
-    first = complete(instance, "action_report", world.users["ito"], **actions())
+    act(instance, "triage", world.users["watanabe"], severity="medium", instructions="原因を報告")
+    first = act(instance, "action_report", world.users["ito"], **actions())
     task = open_task(instance.id, "closure")
     with pytest.raises(FormInvalid) as refused:  # asking for more needs a comment for the contractor
         engine.complete(task.id, {"decision": "send_back"}, world.users["watanabe"])
     db.session.rollback()
     assert "comment" in refused.value.errors
-    complete(instance, "closure", world.users["watanabe"], decision="send_back", comment="原因と再発防止策を報告してください")
+    act(instance, "closure", world.users["watanabe"], decision="send_back", comment="原因と再発防止策を報告してください")
     again = open_task(instance.id)
     assert (again.spec_id, again.lane) == ("action_report", "contractor_staff") and again.id != first.id
-    complete(instance, "action_report", world.users["ito"],
+    act(instance, "action_report", world.users["ito"],
              **actions(actions_taken="全職員に送信前確認を周知した", cause_analysis="アドレス帳の自動補完",
                        prevention_proposal="自動補完の無効化"))
     assert incident(instance).actions_taken == "全職員に送信前確認を周知した"
-    complete(instance, "closure", world.users["watanabe"],
+    act(instance, "closure", world.users["watanabe"],
              **closing(damage="yes", damage_amount=1_500_000, claim_decision="claim"))
     numbers = db.session.scalars(sa.select(Decision).where(Decision.instance_id == instance.id)
                                  .order_by(Decision.id)).all()
@@ -294,8 +279,8 @@ def test_the_city_asks_for_more_then_closes_with_a_damage_claim(world):
 ])
 def test_closure_requires_the_finding_and_the_damage_assessment(world, data, fields):
     instance = report(world)
-    complete(instance, "triage", world.users["watanabe"], severity="low", instructions="削除依頼")
-    complete(instance, "action_report", world.users["ito"], **actions())
+    act(instance, "triage", world.users["watanabe"], severity="low", instructions="削除依頼")
+    act(instance, "action_report", world.users["ito"], **actions())
     with pytest.raises(FormInvalid) as refused:
         engine.complete(open_task(instance.id, "closure").id, data, world.users["watanabe"])
     db.session.rollback()
@@ -306,7 +291,7 @@ def test_closure_requires_the_finding_and_the_damage_assessment(world, data, fie
 
 def test_the_contractor_must_say_what_was_done(world):
     instance = report(world)
-    complete(instance, "triage", world.users["watanabe"], severity="low", instructions="削除依頼")
+    act(instance, "triage", world.users["watanabe"], severity="low", instructions="削除依頼")
     with pytest.raises(FormInvalid) as refused:
         engine.complete(open_task(instance.id, "action_report").id, {"containment": "x"}, world.users["ito"])
     db.session.rollback()
@@ -351,15 +336,15 @@ def test_overdue_triage_reminds_then_escalates_to_the_section_chief_then_the_pol
     assert candidates(task) == sorted([world.users["suzuki"].id, world.users["takahashi"].id])
     assert recipients("task_escalated") == [mail("suzuki"), mail("takahashi")]
     # The division can now triage the department's incident; its own deadlines follow.
-    complete(instance, "triage", world.users["takahashi"], severity="high", instructions="直ちに遮断")
+    act(instance, "triage", world.users["takahashi"], severity="high", instructions="直ちに遮断")
     assert open_task(instance.id).spec_id == "policy_review"
     assert worker.run_once()["timers"] == 0
 
 
 def test_overdue_closure_reminds_then_escalates_over_three_days(world, clock):
     instance = report(world, "kobayashi", world.zei)
-    complete(instance, "triage", world.users["tanaka"], severity="low", instructions="削除依頼")
-    complete(instance, "action_report", world.users["kobayashi"], **actions())
+    act(instance, "triage", world.users["tanaka"], severity="low", instructions="削除依頼")
+    act(instance, "action_report", world.users["kobayashi"], **actions())
     task = open_task(instance.id, "closure")
     assert task.due_at == DEFAULT_NOW + 24 * HOUR
     assert fire_at(clock, DEFAULT_NOW + 24 * HOUR) == 1
@@ -369,17 +354,17 @@ def test_overdue_closure_reminds_then_escalates_over_three_days(world, clock):
     db.session.refresh(task)
     assert task.escalation_level == 2
     assert recipients("task_escalated") == [mail("suzuki"), mail("takahashi")]
-    complete(instance, "closure", world.users["suzuki"], **closing())
+    act(instance, "closure", world.users["suzuki"], **closing())
     db.session.refresh(instance)
     assert instance.status == "completed" and instance.next_timer_at is None
 
 
 def test_an_overdue_action_report_and_policy_review_remind_their_own_people(world, clock):
     instance = report(world)
-    complete(instance, "triage", world.users["watanabe"], severity="critical", instructions="遮断")
+    act(instance, "triage", world.users["watanabe"], severity="critical", instructions="遮断")
     assert fire_at(clock, DEFAULT_NOW + 2 * HOUR) == 1
     assert recipients("task_overdue") == [mail("takahashi")]
-    complete(instance, "policy_review", world.users["takahashi"], advice="公表を検討")
+    act(instance, "policy_review", world.users["takahashi"], advice="公表を検討")
     task = open_task(instance.id, "action_report")
     assert fire_at(clock, task.due_at) == 1
     assert recipients("task_overdue") == [mail("ito"), mail("takahashi")]

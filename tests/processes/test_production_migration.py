@@ -7,17 +7,18 @@ suzuki is the section chief escalations go to. "Today" is Wednesday 2 December 2
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
 from tests.helpers import open_task
+from tests.processes.flows import act, decisions, open_steps, outbox, remind_then_escalate
 from webapp import engine, storage, worker
 from webapp.extensions import db
 from webapp.formschema import FormInvalid
-from webapp.models import Attachment, Decision, HumanTask, OutboxMessage, ProcessInstance, TaskCandidate
+from webapp.models import Attachment, ProcessInstance
 from webapp.models.releases import ReleaseRecord
 
 
@@ -68,32 +69,9 @@ def start(world, data=None, user="kobayashi") -> ProcessInstance:
     return instance
 
 
-def act(instance, spec_id: str, user, **data) -> HumanTask:
-    task = open_task(instance.id, spec_id)
-    assert task is not None, f"no open task {spec_id}; open: {open_steps(instance)}"
-    done = engine.complete(task.id, data, user)
-    db.session.commit()
-    return done
-
-
-def open_steps(instance) -> list[str]:
-    return list(db.session.scalars(sa.select(HumanTask.spec_id).where(
-        HumanTask.instance_id == instance.id, HumanTask.status == "open").order_by(HumanTask.id)))
-
-
 def release(instance) -> ReleaseRecord | None:
     db.session.expire_all()
     return db.session.scalar(sa.select(ReleaseRecord).where(ReleaseRecord.instance_id == instance.id))
-
-
-def decisions(instance) -> list[Decision]:
-    return list(db.session.scalars(
-        sa.select(Decision).where(Decision.instance_id == instance.id).order_by(Decision.id)))
-
-
-def outbox(kind: str) -> list[str]:
-    return list(db.session.scalars(sa.select(OutboxMessage.to_address).where(OutboxMessage.kind == kind)
-                                   .order_by(OutboxMessage.id)))
 
 
 BACKUP = {"backup_items": "本番の課税計算モジュール一式（v3.4.2）と設定テーブル",
@@ -355,28 +333,11 @@ def test_the_city_sends_the_report_back_and_confirms_the_corrected_one(world):
 
 # --- overdue city tasks -------------------------------------------------------------------------
 
-def _remind_then_escalate(world, clock, instance, spec_id: str) -> None:
-    task = open_task(instance.id, spec_id)
-    db.session.refresh(instance)
-    assert instance.next_timer_at == task.due_at
-    clock.set(task.due_at - timedelta(minutes=1))
-    assert worker.run_once()["timers"] == 0
-    clock.set(task.due_at + timedelta(minutes=1))
-    assert worker.run_once()["timers"] == 1
-    assert outbox("task_overdue") == ["tanaka@demo.shodaku.example"]
-    db.session.refresh(instance)
-    clock.set(instance.next_timer_at + timedelta(seconds=1))
-    assert worker.run_once()["timers"] == 1
-    db.session.refresh(task)
-    assert task.escalation_level == 1 and task.status == "open"
-    added = db.session.scalars(sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == task.id)).all()
-    assert added == [world.users["suzuki"].id]
-    assert outbox("task_escalated") == ["suzuki@demo.shodaku.example"]
-
-
 def test_an_overdue_approval_reminds_then_escalates_to_the_section_chief(world, clock):
     instance = start(world)
-    _remind_then_escalate(world, clock, instance, "approve")
+    # Due Monday 7 December 17:15 JST; the section chief comes in two business days later.
+    remind_then_escalate(instance, open_task(instance.id, "approve"), clock, reminded=["tanaka@demo.shodaku.example"],
+                         escalates_at="2026-12-09T08:15:00+00:00", escalated_to=[world.users["suzuki"]])
     act(instance, "approve", world.users["suzuki"], decision="approve")
     assert release(instance).approval_number == decisions(instance)[0].number
     db.session.refresh(instance)
@@ -389,7 +350,8 @@ def test_an_overdue_confirmation_reminds_then_escalates_to_the_section_chief(wor
     clock.advance(days=3)  # the report comes in on Saturday 5 December; the deadline counts business days
     act(instance, "report", world.users["sato"], **report(world))
     assert open_task(instance.id, "confirm").due_at.isoformat() == "2026-12-09T08:15:00+00:00"  # Wed 17:15 JST
-    _remind_then_escalate(world, clock, instance, "confirm")
+    remind_then_escalate(instance, open_task(instance.id, "confirm"), clock, reminded=["tanaka@demo.shodaku.example"],
+                         escalates_at="2026-12-11T08:15:00+00:00", escalated_to=[world.users["suzuki"]])  # Fri 17:15
     act(instance, "confirm", world.users["suzuki"], decision="approve")
     db.session.refresh(instance)
     assert instance.status == "completed" and release(instance).status == "confirmed"

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from tests.helpers import open_task
+from tests.processes.flows import act, decisions, mail, outbox, remind_then_escalate
 from webapp import accounts, engine, storage, worker
 from webapp.engine.calendar import TOKYO
 from webapp.extensions import db
 from webapp.formschema import FormInvalid
-from webapp.models import Decision, HumanTask, OutboxMessage, ProcessInstance, TaskCandidate
+from webapp.models import HumanTask, ProcessInstance
 from webapp.models.subcontractors import APPROVED, ENDED, Subcontractor
 from webapp.records import registers
 
@@ -63,17 +64,9 @@ def start(world, user=None, contract=None, **overrides: Any) -> ProcessInstance:
     return instance
 
 
-def decide(instance, spec_id: str, user, **data: Any) -> HumanTask:
-    task = open_task(instance.id, spec_id)
-    assert task is not None, f"no open {spec_id} task; open: {open_task(instance.id)}"
-    done = engine.complete(task.id, data, user)
-    db.session.commit()
-    return done
-
-
 def approve_both(world, instance, city="tanaka", security="takahashi") -> None:
-    decide(instance, "review_city", world.users[city], **APPROVE)
-    decide(instance, "review_security", world.users[security], **APPROVE)
+    act(instance, "review_city", world.users[city], **APPROVE)
+    act(instance, "review_security", world.users[security], **APPROVE)
 
 
 def resubmit(instance, user, **changes: Any) -> None:
@@ -92,20 +85,6 @@ def register_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Subcontractor))
 
 
-def decisions(instance) -> list[Decision]:
-    return list(db.session.scalars(sa.select(Decision).where(Decision.instance_id == instance.id)
-                                   .order_by(Decision.id)))
-
-
-def outbox(kind: str) -> list[str]:
-    return [m.to_address for m in db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == kind)
-                                                     .order_by(OutboxMessage.id))]
-
-
-def mail(name: str) -> str:
-    return f"{name}@demo.shodaku.example"
-
-
 # --- the paths ------------------------------------------------------------------------------
 
 def test_a_request_waits_for_the_city_approver_first(world):
@@ -122,14 +101,14 @@ def test_a_request_waits_for_the_city_approver_first(world):
 
 def test_both_approvals_register_the_subcontractor_with_both_numbers_and_the_liability(client, world):
     instance = start(world)
-    decide(instance, "review_city", world.users["tanaka"], **APPROVE, conditions="作業場所を事前に届け出ること")
+    act(instance, "review_city", world.users["tanaka"], **APPROVE, conditions="作業場所を事前に届け出ること")
     # Approval by the city approver alone registers nothing: the security review is next.
     security = open_task(instance.id)
     assert (security.spec_id, security.lane) == ("review_security", "security_officer")
     assert register_count() == 0
     assert outbox("task_created")[-1] == mail("takahashi")
 
-    decide(instance, "review_security", world.users["takahashi"], **APPROVE)
+    act(instance, "review_security", world.users["takahashi"], **APPROVE)
     db.session.refresh(instance)
     assert instance.status == "completed" and instance.outcome == "approve"
     assert open_task(instance.id) is None
@@ -166,7 +145,7 @@ def test_the_city_approver_rejects(world):
         engine.complete(open_task(instance.id, "review_city").id, {"decision": "reject"}, world.users["tanaka"])
     db.session.rollback()
     assert "comment" in refused.value.errors
-    decide(instance, "review_city", world.users["tanaka"], decision="reject", comment="再委託の必要性が不明です。")
+    act(instance, "review_city", world.users["tanaka"], decision="reject", comment="再委託の必要性が不明です。")
     db.session.refresh(instance)
     assert instance.status == "completed" and instance.outcome == "reject"
     assert open_task(instance.id) is None  # the information policy division is never asked
@@ -178,7 +157,7 @@ def test_the_city_approver_rejects(world):
 def test_the_city_approver_sends_back_and_the_resubmission_is_reviewed_again(world):
     kobayashi = world.users["kobayashi"]
     instance = start(world)
-    decide(instance, "review_city", world.users["tanaka"], decision="send_back", comment="範囲を具体的に。")
+    act(instance, "review_city", world.users["tanaka"], decision="send_back", comment="範囲を具体的に。")
     resubmit(instance, kobayashi, scope="課税計算バッチのテスト工程（結果照合のみ）")
     assert instance.request_version == 2
     assert open_task(instance.id).spec_id == "review_city"
@@ -190,8 +169,8 @@ def test_the_city_approver_sends_back_and_the_resubmission_is_reviewed_again(wor
 
 def test_the_information_policy_division_rejects(world):
     instance = start(world)
-    decide(instance, "review_city", world.users["tanaka"], **APPROVE)
-    decide(instance, "review_security", world.users["takahashi"], decision="reject",
+    act(instance, "review_city", world.users["tanaka"], **APPROVE)
+    act(instance, "review_security", world.users["takahashi"], decision="reject",
            finding="below", comment="アクセスログの保存期間が乙を下回ります。")
     db.session.refresh(instance)
     assert instance.status == "completed" and instance.outcome == "reject"
@@ -204,8 +183,8 @@ def test_the_information_policy_division_rejects(world):
 def test_the_information_policy_division_sends_back_and_both_review_again(world):
     kobayashi = world.users["kobayashi"]
     instance = start(world)
-    decide(instance, "review_city", world.users["tanaka"], **APPROVE)
-    decide(instance, "review_security", world.users["takahashi"], decision="send_back",
+    act(instance, "review_city", world.users["tanaka"], **APPROVE)
+    act(instance, "review_security", world.users["takahashi"], decision="send_back",
            comment="ISMS認証書の写しの有効期限を確認できる資料を添付してください。")
     back = open_task(instance.id)
     assert back.spec_id == "request" and back.assignee_id == kobayashi.id
@@ -233,7 +212,7 @@ def test_measures_below_the_contractors_cannot_be_approved(world):
         engine.complete(task.id, {"decision": "reject"}, world.users["tanaka"])
     db.session.rollback()
     assert "comment" in refused.value.errors
-    decide(instance, "review_below", world.users["tanaka"], decision="reject",
+    act(instance, "review_below", world.users["tanaka"], decision="reject",
            comment="教育が乙を下回るため、第10条により承認できません。")
     db.session.refresh(instance)
     assert instance.outcome == "reject" and open_task(instance.id) is None
@@ -245,7 +224,7 @@ def test_measures_below_the_contractors_cannot_be_approved(world):
 def test_measures_below_can_be_sent_back_and_improved(world):
     kobayashi = world.users["kobayashi"]
     instance = start(world, physical_comparison="below")
-    decide(instance, "review_below", world.users["tanaka"], decision="send_back", comment="入退室管理を改善してください。")
+    act(instance, "review_below", world.users["tanaka"], decision="send_back", comment="入退室管理を改善してください。")
     resubmit(instance, kobayashi, physical_comparison="equal", physical_subcontractor="ICカードによる入退室記録を導入")
     assert open_task(instance.id).spec_id == "review_city"
     approve_both(world, instance)
@@ -256,7 +235,7 @@ def test_measures_below_can_be_sent_back_and_improved(world):
 def test_a_reviewer_who_finds_the_measures_below_cannot_approve(world, spec_id):
     instance = start(world)
     if spec_id == "review_security":
-        decide(instance, "review_city", world.users["tanaka"], **APPROVE)
+        act(instance, "review_city", world.users["tanaka"], **APPROVE)
     user = world.users["tanaka" if spec_id == "review_city" else "takahashi"]
     task = open_task(instance.id, spec_id)
     for data, field in (({"decision": "approve", "finding": "below"}, "decision"),
@@ -281,7 +260,7 @@ def test_the_requester_may_not_review_their_own_request(world):
     with pytest.raises(engine.RuleViolation):
         engine.complete(task.id, APPROVE, both)
     db.session.rollback()
-    decide(instance, "review_city", world.users["tanaka"], **APPROVE)
+    act(instance, "review_city", world.users["tanaka"], **APPROVE)
     task = open_task(instance.id, "review_security")
     with pytest.raises(engine.RuleViolation):
         engine.complete(task.id, APPROVE, both)
@@ -295,19 +274,19 @@ def test_approval_needs_two_different_people(world):
                                 roles=["city_approver@dept:D-SHIMINZEI", "security_officer"])
     db.session.commit()
     instance = start(world)
-    decide(instance, "review_city", both, **APPROVE)
+    act(instance, "review_city", both, **APPROVE)
     task = open_task(instance.id, "review_security")
     with pytest.raises(engine.RuleViolation):
         engine.complete(task.id, APPROVE, both)
     db.session.rollback()
     assert register_count() == 0
-    decide(instance, "review_security", world.users["takahashi"], **APPROVE)
+    act(instance, "review_security", world.users["takahashi"], **APPROVE)
     assert registered(instance) is not None
 
 
 def test_the_city_approver_cannot_take_the_security_review(world):
     instance = start(world)
-    decide(instance, "review_city", world.users["tanaka"], **APPROVE)
+    act(instance, "review_city", world.users["tanaka"], **APPROVE)
     task = open_task(instance.id, "review_security")
     with pytest.raises(engine.NotAllowed):
         engine.complete(task.id, APPROVE, world.users["tanaka"])
@@ -324,27 +303,12 @@ def test_an_overdue_review_reminds_then_escalates(world, clock, spec_id, reviewe
     instance = start(world, **below)
     if spec_id == "review_security":
         clock.advance(hours=2)
-        decide(instance, "review_city", world.users["tanaka"], **APPROVE)
+        act(instance, "review_city", world.users["tanaka"], **APPROVE)
     task = open_task(instance.id, spec_id)
     assert task.due_at.isoformat() == "2026-12-07T08:15:00+00:00"
-    db.session.refresh(instance)
-    assert instance.next_timer_at == task.due_at
-    clock.set(task.due_at - timedelta(minutes=1))
-    assert worker.run_once()["timers"] == 0
-    assert outbox("task_overdue") == []
-    clock.set(task.due_at + timedelta(minutes=1))
-    assert worker.run_once()["timers"] == 1
-    assert outbox("task_overdue") == [mail(reviewer)]
-    db.session.refresh(instance)
     # Two business days after the deadline: Wednesday 9 December 17:15 JST.
-    assert instance.next_timer_at.isoformat() == "2026-12-09T08:15:00+00:00"
-    clock.set(instance.next_timer_at + timedelta(seconds=1))
-    assert worker.run_once()["timers"] == 1
-    db.session.refresh(task)
-    assert task.escalation_level == 1 and task.status == "open"
-    added = db.session.scalars(sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == task.id)).all()
-    assert added == [world.users[chief].id]
-    assert outbox("task_escalated") == [mail(chief)]
+    remind_then_escalate(instance, task, clock, reminded=[mail(reviewer)], escalates_at="2026-12-09T08:15:00+00:00",
+                         escalated_to=[world.users[chief]])
     assert worker.run_once()["timers"] == 0
 
 

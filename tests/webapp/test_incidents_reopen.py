@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 
 from tests.helpers import open_task
-from tests.processes.test_incident_response import close_incident, complete, incident, report
+from tests.processes.flows import act
+from tests.processes.test_incident_response import close_incident, incident, report
 from webapp import access, accounts, engine, incidents
 from webapp.extensions import db
 from webapp.formschema import FormInvalid
@@ -109,7 +110,7 @@ def test_only_incidents_can_be_reopened(world):
     other = engine.start("copying_consent", world.zei, {
         "kind": "other_purpose", "assets": world.asset_ids(world.zei, "A-001"), "purpose": "検証",
         "handlers": ["user:kobayashi"]}, world.users["kobayashi"])
-    complete(other, "approve", world.users["tanaka"], decision="approve")
+    act(other, "approve", world.users["tanaka"], decision="approve")
     with pytest.raises(engine.NotFound):
         incidents.reopen(other, world.users["tanaka"], REASON)
     with pytest.raises(engine.NotFound):
