@@ -8,22 +8,12 @@ report. Dates are relative to today, because permissions may not start in the pa
 """
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 from typing import Any
 
-from .. import clock, engine, storage
+from .. import clock, engine
 from ..engine.calendar import to_tokyo
-from ..extensions import db
-
-
-def _evidence(user, serial: str) -> int:
-    """A small scan report as the request's evidence (attachments are required)."""
-    text = (f"ウイルス検査結果報告\n対象機器: {serial}\n定義ファイル: 最新（検査当日更新）\n"
-            "検査範囲: 全ドライブ\n結果: 検出なし\n").encode("utf-8")
-    attachment = storage.store(io.BytesIO(text), f"ウイルス検査結果_{serial}.txt", user, "evidence")
-    db.session.flush()
-    return attachment.id
+from . import sample_file
 
 
 def request(contract, requester, today: date, **overrides: Any) -> dict[str, Any]:
@@ -38,7 +28,11 @@ def request(contract, requester, today: date, **overrides: Any) -> dict[str, Any
     }
     data.update(overrides)
     data = {k: v for k, v in data.items() if v is not None}
-    data["evidence"] = [_evidence(requester, data["serial"])]
+    # A small scan report as the request's evidence (attachments are required).
+    serial = data["serial"]
+    report = (f"ウイルス検査結果報告\n対象機器: {serial}\n定義ファイル: 最新（検査当日更新）\n"
+              "検査範囲: 全ドライブ\n結果: 検出なし\n")
+    data["evidence"] = [sample_file(requester, f"ウイルス検査結果_{serial}.txt", report, "evidence")]
     return data
 
 

@@ -8,13 +8,12 @@ Windows are planned a week ahead of the demo's "today" so they are never in the 
 """
 from __future__ import annotations
 
-import io
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from .. import clock, engine, storage
+from .. import clock, engine
 from ..engine.calendar import to_tokyo
-from ..extensions import db
+from . import sample_file
 
 
 def _window(contract, days_ahead: int) -> tuple[str, str]:
@@ -24,22 +23,15 @@ def _window(contract, days_ahead: int) -> tuple[str, str]:
     return start.isoformat(timespec="minutes"), (start + timedelta(hours=3)).isoformat(timespec="minutes")
 
 
-def _upload(user, filename: str, text: str) -> int:
-    """A small text file standing in for the schedule or the test results."""
-    row = storage.store(io.BytesIO(text.encode("utf-8")), filename, user)
-    db.session.flush()
-    return row.id
-
-
 def program_request(contract, developer, days_ahead: int = 7, **overrides: Any) -> dict[str, Any]:
     start, end = _window(contract, days_ahead)
     data: dict[str, Any] = {
         "variant": "program", "change_title": "住民税課税計算モジュール 令和9年度税制改正対応",
         "purpose": "令和9年度の税制改正（定額減税の終了）に合わせて課税計算ロジックを改修する。",
         "schedule_summary": "12/7 検証完了、12/9 移行判定会議、移行当日 20:00 停止・移行・確認、23:00 再開。",
-        "schedule_files": [_upload(developer, "作業工程表.txt", "作業工程表（課税計算モジュール改修）")],
+        "schedule_files": [sample_file(developer, "作業工程表.txt", "作業工程表（課税計算モジュール改修）")],
         "test_summary": "単体テスト 412件・結合テスト 86件すべて合格。前年度課税データ1,000件で差異なし。",
-        "test_results": [_upload(developer, "テスト結果報告書.txt", "テスト結果：412/412 合格、86/86 合格")],
+        "test_results": [sample_file(developer, "テスト結果報告書.txt", "テスト結果：412/412 合格、86/86 合格")],
         "components": "tax-calc-core 3.5.0\ntax-calc-batch 3.5.0\n税額計算設定テーブル（R9版）",
         "window_start": start, "window_end": end,
         "rollback_plan": "移行後の確認で差異が出た場合は、移行前バックアップ（v3.4.2）から復元し、22:30までに再開する。",

@@ -6,13 +6,12 @@ subcontractor among the people handling assets.
 """
 from __future__ import annotations
 
-import io
 from datetime import date
 from typing import Any
 
-from .. import clock, engine, storage
+from .. import clock, engine
 from ..engine.calendar import to_tokyo
-from ..extensions import db
+from . import sample_file
 
 _LEVELS = {
     "certification": ("ISMS（ISO/IEC 27001）認証取得、プライバシーマーク付与", "ISMS（ISO/IEC 27001）認証取得（2025年更新）"),
@@ -24,20 +23,14 @@ _LEVELS = {
 }
 
 
-def evidence(user, name: str) -> list[int]:
-    """A small sample PDF uploaded by ``user``, as the form's attachment ids."""
-    attachment = storage.store(io.BytesIO(b"%PDF-1.4\n% Shodaku demo evidence\n"), name, user, "evidence")
-    db.session.flush()
-    return [attachment.id]
-
-
 def request(world, contract, requester, company: str, corporate_number: str, scope: str,
             codes: tuple[str, ...], starts_on: date, **overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "company": company, "corporate_number": corporate_number, "address": "千葉県木更津市",
         "scope": scope, "assets": world.asset_ids(contract, *codes),
         "starts_on": starts_on.isoformat(), "ends_on": contract.ends_on.isoformat(),
-        "evidence": evidence(requester, f"{company}_情報セキュリティ対策資料.pdf"),
+        "evidence": [sample_file(requester, f"{company}_情報セキュリティ対策資料.pdf",
+                                 b"%PDF-1.4\n% Shodaku demo evidence\n", "evidence")],
     }
     for item, (ours, theirs) in _LEVELS.items():
         data.update({f"{item}_contractor": ours, f"{item}_subcontractor": theirs,
