@@ -10,7 +10,7 @@ would fail the step.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -103,21 +103,6 @@ def incident_open(ctx: Context) -> dict[str, Any]:
     ctx.audit("incident_opened", {"incident": row.id, "kind": kind, "found_at": found_at.isoformat(),
                                   "reopened_from": original.reference if original else None})
     return {"incident_id": row.id}
-
-
-@handler("incident_inform")
-def incident_inform(ctx: Context, event: str, roles: Iterable[str] = ()) -> dict[str, Any]:
-    """Mail ``event`` to the reporter and the holders of ``roles`` on the contract, once each.
-
-    The engine already mails the candidates of every new task; this reaches people who have
-    no task but must know at once (the section chief on a new report, the contractor on closure).
-    """
-    ids = [ctx.instance.requester_id]
-    for role in roles:
-        ids.extend(person.id for person in ctx.role_holders(role))
-    recipients = list(dict.fromkeys(ids))
-    ctx.notify(recipients, event)
-    return {"event": event, "recipients": len(recipients)}
 
 
 @handler("incident_triage")

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 
 from handlers import Context, HandlerError
-from handlers.incidents import incident_actions, incident_close, incident_inform, incident_triage, parse_found_at
+from handlers.incidents import incident_actions, incident_close, incident_triage, parse_found_at
+from handlers.notify import incident_inform
 from tests.helpers import DEFAULT_NOW
 from tests.processes.test_incident_response import close_incident, incident, report
 from webapp import access, accounts, engine
