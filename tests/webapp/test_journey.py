@@ -79,7 +79,7 @@ def test_file_send_back_resubmit_approve_print(app, client, world):
     assert decision.request_version == 2
     printed = client.get(f"/records/{instance.id}/decisions/{decision.id}").get_data(as_text=True)
     assert decision.number in printed and "作業後に消去すること" in printed and "田中 誠" in printed
-    register = client.get("/records/copies").get_data(as_text=True)
+    register = client.get("/records/registers/copies").get_data(as_text=True)
     assert decision.number in register
     assert db.session.scalar(sa.select(CopyRecord.copies).where(CopyRecord.instance_id == instance.id)) == 1
     attachment = db.session.scalar(sa.select(Attachment).where(Attachment.instance_id == instance.id))
