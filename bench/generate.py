@@ -573,7 +573,7 @@ def write_clones(w: Writer, clones: list[Clone], world: World, templates: list[T
 
 def audit_chain(w: Writer, events: list, sizes: Sizes, world: World, rng: random.Random) -> dict[str, int]:
     """Merge the app's own events with the generated ones and logins, sort by time, chain, write."""
-    from webapp.audit import GENESIS, _digest
+    from webapp.audit import GENESIS, link_hash
     from webapp.extensions import db
 
     t = db.metadata.tables
@@ -601,8 +601,7 @@ def audit_chain(w: Writer, events: list, sizes: Sizes, world: World, rng: random
         nonlocal prev
         for seq, (at, actor, action, instance_id, contract_id, detail) in enumerate(events, start=1):
             at = at.astimezone(timezone.utc)
-            digest = _digest(prev, seq, at.strftime("%Y-%m-%dT%H:%M:%S.%f"), actor, action, instance_id, contract_id,
-                             detail)
+            digest = link_hash(prev, seq, at, actor, action, instance_id, contract_id, detail)
             yield (seq, seq, at, actor, action, instance_id, contract_id, detail, prev, digest)
             prev = digest
 

@@ -24,16 +24,15 @@ logger = logging.getLogger(__name__)
 GENESIS = "0" * 64
 
 
-def _digest(prev_hash: str, seq: int, at: str, actor_id: int | None, action: str,
-            instance_id: int | None, contract_id: int | None, detail: dict[str, Any]) -> str:
-    body = json.dumps([prev_hash, seq, at, actor_id, action, instance_id, contract_id, detail],
+def link_hash(prev_hash: str, seq: int, at: datetime, actor_id: int | None, action: str,
+              instance_id: int | None, contract_id: int | None, detail: dict[str, Any]) -> str:
+    """The hash of one link: its fields and the previous hash, the moment as UTC with microseconds
+    and no offset (the column stores naive UTC). Writing, verifying and the benchmark's bulk
+    chain all call this, so they cannot disagree on the format."""
+    moment = at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    body = json.dumps([prev_hash, seq, moment, actor_id, action, instance_id, contract_id, detail],
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def _canonical_time(at: datetime) -> str:
-    """The moment as hashed: UTC, microseconds, no offset (the column stores naive UTC)."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def record(action: str, *, actor_id: int | None, instance_id: int | None = None,
@@ -71,8 +70,8 @@ def _chain_pending(session: Any) -> None:
     rows = []
     for offset, event in enumerate(pending):
         seq = first + offset
-        digest = _digest(prev, seq, _canonical_time(event["at"]), event["actor_id"], event["action"],
-                         event["instance_id"], event["contract_id"], event["detail"])
+        digest = link_hash(prev, seq, event["at"], event["actor_id"], event["action"],
+                           event["instance_id"], event["contract_id"], event["detail"])
         rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
     session.execute(sa.insert(AuditEvent), rows)
@@ -112,8 +111,8 @@ def verify(batch: int = 5000) -> tuple[int, Break | None]:
             return checked, Break(expected_seq, f"event {expected_seq} is missing (next found: {event.seq})")
         if event.prev_hash != prev:
             return checked, Break(event.seq, "its link to the previous event does not match")
-        digest = _digest(prev, event.seq, _canonical_time(event.at), event.actor_id, event.action,
-                         event.instance_id, event.contract_id, event.detail)
+        digest = link_hash(prev, event.seq, event.at, event.actor_id, event.action,
+                           event.instance_id, event.contract_id, event.detail)
         if digest != event.hash:
             return checked, Break(event.seq, "its content was changed after it was written")
         prev = event.hash

@@ -2,14 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from flask_babel import force_locale
 
 
 @pytest.fixture(autouse=True)
-def english_messages(request):
-    if "app" not in request.fixturenames:
-        yield
-        return
-    request.getfixturevalue("app")
-    with force_locale("en"):
-        yield
+def _english(english_messages):
+    """Every handler test gets the shared english_messages fixture of tests/conftest.py."""
+    yield

@@ -2,8 +2,10 @@
 
 Everything else speaks to it in domain words::
 
-    deploy(bpmn, forms, user=...)            -> (ProcessDefinition, created)
-    validate(bpmn, forms)                    -> Parsed (with .problems)
+    deploy(bpmn, forms, user=..., expected_key=...) -> (ProcessDefinition, created)
+    validate(bpmn, forms, expected_key=...)  -> Parsed (with .problems)
+    read_diagram(bpmn)                       -> (graph, problems) of untrusted bytes, no SpiffWorkflow
+    wrong_process(found, key)                -> the problem "this editor is for another process"
     start(process_key, contract, data, user) -> ProcessInstance
     complete(task_id, data, user)            -> HumanTask
     due_instances(now) / fire_timers_of(id, now) -> the worker's timer sweep, one instance per transaction
