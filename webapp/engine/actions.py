@@ -297,17 +297,19 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
           closed: Collection[date], *,
           completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
           submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None) -> None:
+    if workflow.is_completed() and instance.status == RUNNING:
+        # The outcome first: reading the last decision flushes, and a flush after the new state is
+        # assigned would write the instance twice (two lock_version bumps for one action).
+        instance.outcome = _outcome(instance, definition, workflow)
+        instance.status = COMPLETED
+        instance.completed_at = now
+        audit.record("request_closed", actor_id=completed_by.id if completed_by else None, instance_id=instance.id,
+                     contract_id=instance.contract_id, detail={"outcome": instance.outcome})
     instance.state = store.dumps(workflow)
     instance.serializer_version = store.SERIALIZER_VERSION
     instance.next_timer_at = run.next_timer_at(workflow)
     instance.path = run.completed_steps(workflow)  # the instance diagram reads it, never the state
     instance.updated_at = now
-    if workflow.is_completed() and instance.status == RUNNING:
-        instance.status = COMPLETED
-        instance.completed_at = now
-        instance.outcome = _outcome(instance, definition, workflow)
-        audit.record("request_closed", actor_id=completed_by.id if completed_by else None, instance_id=instance.id,
-                     contract_id=instance.contract_id, detail={"outcome": instance.outcome})
     sync_tasks(instance, definition, run.ready_user_tasks(workflow), now, completed_guid=completed_guid,
                completed_by_id=completed_by.id if completed_by else None, outcome=outcome, submitted=submitted,
                completed_unseen=completed_unseen, extra_closed=closed, on_new=notifications.task_created)

@@ -27,3 +27,14 @@ def test_a_decision_answered_again_replaces_the_earlier_answers(world):
     assert last.data["decision"] == "approve"
     assert "comment" not in last.data and "conditions" not in last.data
     assert run.completed_steps(workflow).count("approve") == 2
+
+
+def test_the_approval_that_ends_a_request_writes_the_request_once(world):
+    """Closing the request (outcome, status, state) is one versioned write: a second write would bump
+    lock_version twice and hold the row longer for everyone else acting on the same request."""
+    instance = start_copying(world)
+    before = instance.lock_version
+    complete(instance, "approve", world.users["tanaka"], decision="approve")
+    db.session.refresh(instance)
+    assert (instance.status, instance.outcome) == ("completed", "approve")
+    assert instance.lock_version == before + 1
