@@ -50,7 +50,7 @@ def send_if_due(now: datetime) -> int:
     users = db.session.scalars(sa.select(User).where(
         User.active.is_(True), User.id.in_(sa.select(NotificationPreference.user_id)
                                            .where(NotificationPreference.mode == DIGEST)))).all()
-    queued = 0
+    messages = []
     for user in users:
         tasks = db.session.scalars(
             sa.select(HumanTask).where(HumanTask.status == OPEN, access.actionable_task_filter(user))
@@ -59,11 +59,11 @@ def send_if_due(now: datetime) -> int:
             continue
         overdue = [t for t in tasks if t.due_at is not None and t.due_at < now]
         subject, body = render("digest", user, tasks=tasks, overdue=overdue, day=local.date())
-        outbox.enqueue(dedupe_key=f"digest:{local.date().isoformat()}:{user.id}", kind="digest",
-                       to_address=user.email, subject=subject, body=body, recipient_id=user.id, now=now)
-        queued += 1
-    logger.info("daily digest for %s: %s message(s)", local.date(), queued)
-    return queued
+        messages.append(outbox.Message(dedupe_key=f"digest:{local.date().isoformat()}:{user.id}", kind="digest",
+                                       to_address=user.email, subject=subject, body=body, recipient_id=user.id))
+    outbox.enqueue(messages, now)
+    logger.info("daily digest for %s: %s message(s)", local.date(), len(messages))
+    return len(messages)
 
 
 __all__ = ["send_if_due"]

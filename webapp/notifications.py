@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.util import identity_key
 
 from . import access, clock, outbox
 from .extensions import db
@@ -82,15 +83,16 @@ def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance 
     held = set(db.session.scalars(sa.select(NotificationPreference.user_id).where(
         NotificationPreference.user_id.in_([u.id for u in users]), NotificationPreference.event == event,
         NotificationPreference.mode != IMMEDIATE))) if users else set()
-    count = 0
+    messages = []
     for user in users:
         if user.id in held:
             continue
         subject, body = render(event, user, instance=instance, **context)
-        outbox.enqueue(dedupe_key=f"{event}:{key}:{user.id}", kind=event, to_address=user.email, subject=subject,
-                       body=body, recipient_id=user.id, instance_id=instance.id if instance else None, now=now)
-        count += 1
-    return count
+        messages.append(outbox.Message(dedupe_key=f"{event}:{key}:{user.id}", kind=event, to_address=user.email,
+                                       subject=subject, body=body, recipient_id=user.id,
+                                       instance_id=instance.id if instance else None))
+    outbox.enqueue(messages, now)
+    return len(messages)
 
 
 def task_created(task: HumanTask) -> None:
@@ -103,7 +105,21 @@ def notifier(instance: ProcessInstance) -> Callable[..., None]:
     occurrence = clock.now().isoformat()
 
     def notify(user_ids: list[int], event: str, **context: object) -> None:
-        users = db.session.scalars(sa.select(User).where(User.id.in_(user_ids))).all()
-        send(users, event, f"{instance.id}:{occurrence}", instance, **context)
+        send(_users(user_ids), event, f"{instance.id}:{occurrence}", instance, **context)
 
     return notify
+
+
+def _users(user_ids: Iterable[int]) -> list[User]:
+    """The users, taken from the session where already loaded: a handler has usually just read
+    the people it notifies (candidates, role holders), so most calls need no query."""
+    found, missing = [], []
+    for user_id in dict.fromkeys(user_ids):
+        user = db.session.identity_map.get(identity_key(User, user_id))
+        if user is None:
+            missing.append(user_id)
+        else:
+            found.append(user)
+    if missing:
+        found += db.session.scalars(sa.select(User).where(User.id.in_(missing))).all()
+    return found

@@ -12,6 +12,8 @@ import hashlib
 import logging
 import smtplib
 import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -27,14 +29,27 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 
 
-def enqueue(*, dedupe_key: str, kind: str, to_address: str, subject: str, body: str,
-            recipient_id: int | None = None, instance_id: int | None = None, now: datetime) -> None:
-    """Queue one message; a second enqueue with the same key is ignored."""
-    db.session.execute(dbutil.insert(OutboxMessage).values(
-        dedupe_key=dedupe_key[:200], kind=kind, to_address=to_address, subject=subject[:300], body=body,
-        recipient_id=recipient_id, instance_id=instance_id, created_at=now, not_before=now, attempts=0,
-        last_error="",
-    ).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+@dataclass(frozen=True)
+class Message:
+    """One e-mail to queue; ``dedupe_key`` names the occurrence, so queueing it again is a no-op."""
+    dedupe_key: str
+    kind: str
+    to_address: str
+    subject: str
+    body: str
+    recipient_id: int | None = None
+    instance_id: int | None = None
+
+
+def enqueue(messages: Iterable[Message], now: datetime) -> None:
+    """Queue the messages in one statement; one whose key is already queued is ignored."""
+    rows = [{"dedupe_key": m.dedupe_key[:200], "kind": m.kind, "to_address": m.to_address,
+             "subject": m.subject[:300], "body": m.body, "recipient_id": m.recipient_id,
+             "instance_id": m.instance_id, "created_at": now, "not_before": now, "attempts": 0, "last_error": ""}
+            for m in messages]
+    if rows:
+        # The statement has no values of its own, so SQLAlchemy compiles it once and reuses it.
+        db.session.execute(dbutil.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
 
 
 def claim_next(now: datetime, after_id: int = 0) -> OutboxMessage | None:
