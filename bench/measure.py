@@ -263,10 +263,10 @@ def sweep(app, clock, world: World, expected: int) -> dict[str, Any]:
         timer_time = [0.0]
         original = actions.fire_timers_of
 
-        def timed_fire(instance_id, now):
+        def timed_fire(instance_id, now, closed=None):
             t = time.perf_counter()
             try:
-                return original(instance_id, now)
+                return original(instance_id, now, closed)
             finally:
                 timer_time[0] += time.perf_counter() - t
 

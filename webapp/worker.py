@@ -28,10 +28,11 @@ def run_once(batch: int = 200) -> dict[str, int]:
     fired = failed_timers = 0
     while True:
         due = engine.due_instances(now, batch)
+        closed = engine.closed_days() if due else set()  # once per batch, not per instance
         moved = 0
         for instance_id in due:
             try:
-                moved += bool(engine.fire_timers_of(instance_id, now))
+                moved += bool(engine.fire_timers_of(instance_id, now, closed))
                 db.session.commit()
             except engine.ConcurrentUpdate:  # someone acted on it meanwhile: nothing to retry
                 db.session.rollback()

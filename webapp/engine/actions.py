@@ -244,8 +244,10 @@ def due_instances(now: datetime, limit: int = 500) -> list[int]:
         .order_by(ProcessInstance.next_timer_at).limit(limit)))
 
 
-def fire_timers_of(instance_id: int, now: datetime) -> int:
+def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | None = None) -> int:
     """Fire one instance's due timers and run what follows; returns how many fired.
+
+    ``closed``: the :func:`closed_days` of the sweep, read once for all its instances (read here if not given).
 
     One instance per transaction, so one failing diagram cannot hold back the others. The
     instance is locked ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and checked again: another
@@ -262,7 +264,7 @@ def fire_timers_of(instance_id: int, now: datetime) -> int:
     definition = instance.definition
     spec, subprocess_specs = specs_of(definition)
     workflow = store.loads(instance.state, spec, subprocess_specs)
-    closed = closed_days()
+    closed = closed_days() if closed is None else closed
     workflow.script_engine = script_engine(instance=instance, actor_id=None, now=now, closed=closed,
                                            notify=notifications.notifier(instance))
     try:
@@ -279,7 +281,8 @@ def fire_timers_of(instance_id: int, now: datetime) -> int:
 def fire_due_timers(now: datetime, *, limit: int = 500) -> int:
     """Fire every due instance's timers in the current transaction (tools and tests; the
     worker uses :func:`fire_timers_of` with a transaction per instance). Returns instances advanced."""
-    return sum(bool(fire_timers_of(instance_id, now)) for instance_id in due_instances(now, limit))
+    closed = closed_days()
+    return sum(bool(fire_timers_of(instance_id, now, closed)) for instance_id in due_instances(now, limit))
 
 
 def postpone_failed_timer(instance_id: int, now: datetime, error: Exception, retry_after_minutes: int = 15) -> None:
