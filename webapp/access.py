@@ -10,7 +10,8 @@ rules, in one place:
 * a substitute, for the days of the substitution, acts on and sees what the absent person's
   contract and department roles and city-wide lane roles give (never their administrator,
   auditor or process owner roles);
-* records of a contract are visible to anyone holding any role on it; roles marked
+* records of a contract are visible to anyone holding any role on it (filing a request gives
+  nothing of its own: withdrawn roles take the person's requests with them); roles marked
   ``sees_all`` (auditor, administrator, information policy division) held globally see
   every contract. Anything else is answered with 404, never with a hint that it exists.
 """
@@ -143,8 +144,9 @@ def can_see_contract(user: User, contract: Contract) -> bool:
 
 
 def can_see_instance(user: User, instance: ProcessInstance) -> bool:
-    if instance.requester_id == user.id:
-        return True
+    """Roles on the contract, or a candidate the engine added. Having filed the request is not
+    enough: someone whose roles on the contract were withdrawn (left the project, moved on)
+    no longer sees its requests, their own included."""
     if can_see_contract(user, instance.contract):
         return True
     return db.session.scalar(

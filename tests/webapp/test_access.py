@@ -126,3 +126,26 @@ def test_every_form_refuses_a_post_without_csrf(app, client, zei_case):
         checked += 1
     assert checked >= 6
     assert open_task(zei_case["instance"], "request").id == zei_case["task"]
+
+
+def test_withdrawn_roles_take_the_requesters_own_requests_with_them(client, zei_case, world):
+    """Kobayashi filed the request; once his roles on the contract are withdrawn he sees none of
+    it (page, task, decision, file, listings, API), while his colleague still does."""
+    from webapp.models import RoleGrant
+
+    kobayashi = world.users["kobayashi"]
+    _row, token = tokens.create(kobayashi, "t")
+    db.session.execute(sa.delete(RoleGrant).where(RoleGrant.user_id == kobayashi.id))
+    db.session.commit()
+    client.login("kobayashi")
+    for name, url in urls(zei_case).items():
+        response = client.get(url)
+        assert response.status_code == 404, name
+        response.close()
+    assert zei_case["reference"] not in client.get("/records/?mine=1").get_data(as_text=True)
+    assert zei_case["reference"] not in client.get("/?scope=all&status=all").get_data(as_text=True)
+    client.logout()
+    assert client.get(f"/api/v1/instances/{zei_case['instance']}",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 404
+    client.login("sato")
+    assert zei_case["reference"] in client.get(urls(zei_case)["instance"]).get_data(as_text=True)

@@ -37,8 +37,7 @@ class InstanceFilter:
 
 
 def instances(user: User, f: InstanceFilter, per_page: int) -> tuple[list[ProcessInstance], int]:
-    query = sa.select(ProcessInstance).where(
-        sa.or_(access.contract_filter(user, ProcessInstance.contract_id), ProcessInstance.requester_id == user.id))
+    query = sa.select(ProcessInstance).where(access.contract_filter(user, ProcessInstance.contract_id))
     if f.process:
         query = query.where(ProcessInstance.process_key == f.process)
     if f.status:
