@@ -89,7 +89,7 @@ class _Interpreter:
             return self.names[name]
         if name in self.functions:
             return self.functions[name]
-        raise NameError(f"name {name!r} is not defined")
+        raise NameError(f"name {name!r} is not defined", name=name)
 
     def _BoolOp(self, node: ast.BoolOp) -> Any:
         is_and = isinstance(node.op, ast.And)

@@ -171,6 +171,9 @@ def completed_steps(workflow: BpmnWorkflow) -> list[str]:
 
 def _message(err: BaseException) -> Any:
     """An exception's message, still lazy if it was translatable (rendered in the reader's language)."""
+    if isinstance(err, NameError) and err.name:  # a condition, timer or script naming a missing field
+        return _l("The name %(name)s is not defined: the data has no field of that name and there is no such "
+                  "function.", name=repr(err.name))
     if err.args and len(err.args) == 1 and not isinstance(err.args[0], (str, bytes)) and hasattr(err.args[0], "format"):
         return err.args[0]
     return str(err)
@@ -183,6 +186,9 @@ def error_message(err: Exception) -> Any:
         inner: BaseException = err
         while isinstance(inner, WorkflowTaskException):
             cause = getattr(inner, "exception", None) or inner.__cause__
+            context = inner.__context__
+            if cause is None and context is not None and getattr(inner, "error_type", "") == type(context).__name__:
+                cause = context  # SpiffWorkflow's expression wrapper keeps only the name of what it wrapped
             if cause is None:
                 break
             inner = cause  # SpiffWorkflow and our service bridge may each wrap once

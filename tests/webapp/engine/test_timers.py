@@ -173,3 +173,14 @@ def test_next_timer_at_is_always_the_earliest_unfired_timer(app, world, clock):
     db.session.commit()
     check([])
     assert instance.status == "completed"
+
+
+def test_a_timer_naming_a_missing_field_fails_in_the_readers_language(app, world):
+    """A typo in an expression is reported in Japanese, naming the field, not as Python's English NameError."""
+    engine.deploy(diagram(('deadline("3bd")', "deadline(due_in)")), FORMS, user=None)
+    with pytest.raises(engine.ProcessFailed) as failed:
+        engine.start(KEY, world.zei, {"purpose": "x"}, world.users["kobayashi"])
+    db.session.rollback()
+    message = str(failed.value)
+    assert "'due_in'" in message and "定義されていません" in message
+    assert "is not defined" not in message
