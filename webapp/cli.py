@@ -134,11 +134,15 @@ def worker(once: bool, interval: float) -> None:
     """Fire due timers and send queued mail."""
     from . import worker as worker_loop
 
-    if once:
-        result = worker_loop.run_once()
-        click.echo(" ".join(f"{k}={v}" for k, v in result.items()))
-        return
-    worker_loop.run_forever(current_app._get_current_object(), interval)
+    try:
+        with worker_loop.sole_worker():
+            if once:
+                result = worker_loop.run_once()
+                click.echo(" ".join(f"{k}={v}" for k, v in result.items()))
+                return
+            worker_loop.run_forever(current_app._get_current_object(), interval)
+    except worker_loop.AnotherWorker as refused:
+        raise click.ClickException(str(refused)) from None
 
 
 @click.command("verify-audit")

@@ -1,14 +1,20 @@
 """The background worker: fires due timers and sends the outbox (DESIGN rules 4 and 9).
 
 One job per loop turn, each committing on its own: a timer batch, then each message.
-Several workers may run: PostgreSQL's ``SKIP LOCKED`` splits the rows between them.
+Several workers may run on PostgreSQL: ``SKIP LOCKED`` splits the rows between them. SQLite
+has no row locks, so two workers would both send a queued mail: there :func:`sole_worker`
+lets one worker (daemon or ``--once``) run per database file.
 SIGTERM finishes the current turn, then stops.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask
 
@@ -16,6 +22,43 @@ from . import cleanup, clock, digest, engine, outbox
 from .extensions import db
 
 logger = logging.getLogger(__name__)
+
+
+class AnotherWorker(RuntimeError):
+    """A worker already runs against this SQLite database."""
+
+
+@contextmanager
+def sole_worker() -> Iterator[None]:
+    """On SQLite, hold an exclusive lock on ``<database>.worker-lock`` while working.
+
+    The operating system drops the lock when the process ends, however it ends (kill -9
+    included), so a crashed worker never blocks the next one. PostgreSQL needs no lock.
+    :raise AnotherWorker: the lock is held; the message names the process holding it
+    """
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    path = f"{url.database}.worker-lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise AnotherWorker(
+                f"another worker (process {holder}) is already running against {url.database}; with SQLite only one "
+                "worker may run, or both would send the same mail. Stop it first, or use PostgreSQL for several "
+                "workers.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_once(batch: int = 200) -> dict[str, int]:

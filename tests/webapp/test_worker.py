@@ -123,6 +123,28 @@ def test_the_worker_process_stops_cleanly_on_sigterm(db_url, tmp_path):
     assert "worker stopped" in err
 
 
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "sqlite"], indirect=True)
+def test_on_sqlite_a_second_worker_is_refused_while_one_runs(db_url, tmp_path):
+    """SQLite has no row locks: a second worker (daemon or cron's --once) would send the same mails."""
+    env = {**os.environ, "DATABASE_URL": db_url, "SHODAKU_SECRET_KEY": "x", "SHODAKU_FILES_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "webapp.cli", "worker"]
+    first = subprocess.Popen([*command, "--interval", "0.2"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        started = ""
+        while "worker started" not in started and time.monotonic() < deadline:
+            started += first.stderr.readline()
+        assert "worker started" in started
+        second = subprocess.run([*command, "--once"], env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert f"another worker (process {first.pid}) is already running" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=15)
+    after = subprocess.run([*command, "--once"], env=env, capture_output=True, text=True, timeout=60)
+    assert after.returncode == 0, after.stderr  # the lock went with the first worker
+
+
 def test_worker_once_prints_what_it_did(runner, world, clock):
     start_copying(world)
     clock.advance(days=6)
