@@ -195,17 +195,18 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
     now = clock.now()
     spec, subprocess_specs = specs_of(definition)
     meta = definition.task_meta(task.spec_id)
-    decision = None
-    if meta.get("decision"):
-        decision = decisions.record(instance, task, data, user, now)
     closed = closed_days()
-    engine = script_engine(instance=instance, actor_id=user.id, now=now, closed=closed, decision=decision,
-                           notify=notifications.notifier(instance))
     workflow = store.loads(instance.state, spec, subprocess_specs)
-    workflow.script_engine = engine
     spiff_task = run.user_task(workflow, task.task_guid)
     if spiff_task is None:
         raise TaskAlreadyDone(task)
+    decision = None
+    if meta.get("decision"):
+        # Numbering locks the year's counter row until commit, so every other decision in the
+        # city waits for this one: it comes after all the reading and loading it does not need.
+        decision = decisions.record(instance, task, data, user, now)
+    workflow.script_engine = script_engine(instance=instance, actor_id=user.id, now=now, closed=closed,
+                                           decision=decision, notify=notifications.notifier(instance))
     if task.spec_id == definition.meta.get("start_task"):
         instance.request_version += 1
         instance.request_data = data
