@@ -41,3 +41,25 @@ def test_migrations_build_exactly_the_models_and_go_back_down(empty_database, tm
         upgrade(directory=directory)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_digest_day_claimed_before_job_run_stays_claimed(empty_database, tmp_path):
+    """Upgrading moves the digest's day markers out of the document counters: a day already
+    mailed is not mailed again, and the counters keep only counters."""
+    import sqlalchemy as sa
+
+    from webapp.extensions import db
+
+    app = _make_app(empty_database, tmp_path / "files", FakeClock(DEFAULT_NOW))
+    directory = str(Path(app.root_path) / "migrations")
+    with app.app_context():
+        upgrade(directory=directory, revision="path1instpath01")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO document_sequence (name, next_value) VALUES "
+                                 "('job:digest:2026-11-25', 0), ('decision-2026', 8)"))
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT name FROM job_run")).scalars().all() == ["digest:2026-11-25"]
+            assert conn.execute(sa.text("SELECT name FROM document_sequence")).scalars().all() == ["decision-2026"]
+        db.session.remove()
+        db.engine.dispose()

@@ -3,7 +3,7 @@ from .audit import AuditChain, AuditEvent
 from .contracts import Asset, Contract
 from .files import Attachment
 from .identity import ApiToken, Organization, RoleGrant, Substitute, User
-from .outbox import OutboxMessage
+from .outbox import JobRun, OutboxMessage
 from .registers import CopyRecord
 from .workflow import (
     Decision,
@@ -28,6 +28,6 @@ _discover()
 
 __all__ = [
     "ApiToken", "Asset", "Attachment", "AuditChain", "AuditEvent", "Contract", "CopyRecord", "Decision",
-    "DocumentSequence", "HumanTask", "Organization", "OutboxMessage", "ProcessDefinition",
+    "DocumentSequence", "HumanTask", "JobRun", "Organization", "OutboxMessage", "ProcessDefinition",
     "ProcessInstance", "RoleGrant", "Substitute", "TaskCandidate", "User",
 ]

@@ -28,3 +28,11 @@ class OutboxMessage(db.Model):
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     sent_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     last_error: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+
+class JobRun(db.Model):
+    """A scheduled run that must happen once however many workers race for it (the day's
+    digest): the first insert of its name claims it, every later one finds it taken."""
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(80), primary_key=True)
+    claimed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
