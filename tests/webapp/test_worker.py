@@ -103,16 +103,30 @@ def test_two_workers_never_fire_the_same_timer_twice(app, world, clock):
                              .where(OutboxMessage.kind == "task_overdue")) == 12
 
 
+WORKER = [sys.executable, "-m", "webapp.cli", "worker"]
+
+
+def worker_env(db_url, tmp_path) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": db_url, "SHODAKU_SECRET_KEY": "x", "SHODAKU_FILES_DIR": str(tmp_path)}
+
+
+def running_worker(env) -> subprocess.Popen:
+    """A ``shodaku worker`` process that has logged 'worker started' (its stderr is read up to there)."""
+    process = subprocess.Popen([*WORKER, "--interval", "0.2"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    started = ""
+    while "worker started" not in started and time.monotonic() < deadline and process.poll() is None:
+        started += process.stderr.readline()
+    if "worker started" not in started:
+        process.kill()
+        raise AssertionError(f"the worker did not start: {started}{process.communicate()[1]}")
+    return process
+
+
 def test_the_worker_process_stops_cleanly_on_sigterm(db_url, tmp_path):
-    env = {**os.environ, "DATABASE_URL": db_url, "SHODAKU_SECRET_KEY": "x", "SHODAKU_FILES_DIR": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker", "--interval", "0.2"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = running_worker(worker_env(db_url, tmp_path))
     try:
-        deadline = time.monotonic() + 30
-        started = ""
-        while "worker started" not in started and time.monotonic() < deadline:
-            started += process.stderr.readline()
-        assert "worker started" in started
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=15)
     finally:
@@ -126,22 +140,16 @@ def test_the_worker_process_stops_cleanly_on_sigterm(db_url, tmp_path):
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "sqlite"], indirect=True)
 def test_on_sqlite_a_second_worker_is_refused_while_one_runs(db_url, tmp_path):
     """SQLite has no row locks: a second worker (daemon or cron's --once) would send the same mails."""
-    env = {**os.environ, "DATABASE_URL": db_url, "SHODAKU_SECRET_KEY": "x", "SHODAKU_FILES_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "webapp.cli", "worker"]
-    first = subprocess.Popen([*command, "--interval", "0.2"], env=env, stderr=subprocess.PIPE, text=True)
+    env = worker_env(db_url, tmp_path)
+    first = running_worker(env)
     try:
-        deadline = time.monotonic() + 30
-        started = ""
-        while "worker started" not in started and time.monotonic() < deadline:
-            started += first.stderr.readline()
-        assert "worker started" in started
-        second = subprocess.run([*command, "--once"], env=env, capture_output=True, text=True, timeout=60)
+        second = subprocess.run([*WORKER, "--once"], env=env, capture_output=True, text=True, timeout=60)
         assert second.returncode == 1
         assert f"another worker (process {first.pid}) is already running" in second.stderr
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=15)
-    after = subprocess.run([*command, "--once"], env=env, capture_output=True, text=True, timeout=60)
+    after = subprocess.run([*WORKER, "--once"], env=env, capture_output=True, text=True, timeout=60)
     assert after.returncode == 0, after.stderr  # the lock went with the first worker
 
 
