@@ -668,14 +668,17 @@ def analyze(engine: sa.Engine, sqlite_too: bool = False) -> None:
     """Planner statistics and the visibility map, as each database in service would have them.
 
     PostgreSQL: ``VACUUM ANALYZE``, what autovacuum does after a load this size (without the
-    visibility map, counts cannot be index-only). SQLite: nothing by default, because the app
-    never runs ``ANALYZE`` or ``PRAGMA optimize`` on its database; ``sqlite_too`` runs ANALYZE.
+    visibility map, counts cannot be index-only). SQLite: nothing by default, as a database is
+    until the worker's first daily pass; ``sqlite_too`` runs that pass's job,
+    ``webapp.jobs.refresh_statistics`` (needs the app context).
     """
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
     elif sqlite_too:
-        with engine.connect() as conn:
-            conn.execute(sa.text("ANALYZE"))
-            conn.commit()
-        engine.dispose()  # connections read the statistics when they open
+        from webapp import jobs
+        from webapp.extensions import db
+
+        if not jobs.refresh_statistics(NOW):
+            raise RuntimeError("the day's statistics job was already claimed in the bench database")
+        db.session.commit()

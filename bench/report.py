@@ -133,7 +133,7 @@ def table(r: dict[str, Any]) -> str:
         lines.append(f"  throughput: {tp}")
     ns = r.get("sqlite_without_statistics")
     if ns:
-        lines.append("  SQLite before ANALYZE (the state the app leaves its file in):")
+        lines.append("  SQLite before the worker's first daily ANALYZE:")
         row("  complete_ms", ns.get("complete_ms"), "")
         row("  start_ms", ns.get("start_ms"), "")
         row("  inbox_ms approver", _get(ns, "inbox_ms", "approver"), "")

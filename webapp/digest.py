@@ -14,11 +14,11 @@ from datetime import datetime, time
 import sqlalchemy as sa
 from flask import current_app
 
-from . import access, dbutil, outbox
+from . import access, jobs, outbox
 from .engine import calendar
 from .engine.scripting import closed_days
 from .extensions import db
-from .models import HumanTask, JobRun, User
+from .models import HumanTask, User
 from .models.preferences import DIGEST, NotificationPreference
 from .models.workflow import OPEN
 from .notifications import render
@@ -26,14 +26,6 @@ from .notifications import render
 logger = logging.getLogger(__name__)
 SEND_AT = time(8, 30)
 _SETTLED = "shodaku.digest_settled"  # app.extensions key: the day this process has nothing left to do for
-
-
-def _claim(name: str, now: datetime) -> bool:
-    """True for exactly one caller per ``name``, ever: the insert of its :class:`JobRun` row."""
-    claimed = db.session.execute(dbutil.insert(JobRun).values(name=name, claimed_at=now)
-                                 .on_conflict_do_nothing(index_elements=["name"])
-                                 .returning(JobRun.name)).first()
-    return claimed is not None
 
 
 def send_if_due(now: datetime) -> int:
@@ -44,7 +36,7 @@ def send_if_due(now: datetime) -> int:
     # Remembered only when nothing is left to do: after a successful claim the next pass finds
     # the claim taken and settles the day then, so a transaction that fails to commit is retried.
     if not calendar.is_business_day(local.date(), closed_days()) or \
-            not _claim(f"digest:{local.date().isoformat()}", now):
+            not jobs.claim(f"digest:{local.date().isoformat()}", now):
         current_app.extensions[_SETTLED] = local.date()
         return 0
     users = db.session.scalars(sa.select(User).where(

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from flask import Flask
 
-from . import cleanup, clock, digest, engine, outbox
+from . import cleanup, clock, digest, engine, jobs, outbox
 from .extensions import db
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def sole_worker() -> Iterator[None]:
 
 
 def run_once(batch: int = 200) -> dict[str, int]:
-    """One pass: due timers (each instance in its own transaction), the digest, then mail.
+    """One pass: due timers (each instance in its own transaction), the digest, the day's
+    statistics (SQLite), then mail.
 
     A failure is contained to what failed: the instance's timer is postponed and recorded,
     a message stays queued with its error; everything else goes on.
@@ -97,6 +98,12 @@ def run_once(batch: int = 200) -> dict[str, int]:
     except Exception:  # the digest must never hold back timers or mail
         db.session.rollback()
         logger.exception("daily digest failed; retrying next pass")
+    try:
+        jobs.refresh_statistics(now)
+        db.session.commit()
+    except Exception:  # nor may the statistics: the next day's run tries again
+        db.session.rollback()
+        logger.exception("refreshing the query planner statistics failed")
     sent = failed = 0
     last_id = 0
     for _ in range(batch):

@@ -239,3 +239,27 @@ def test_abandoned_uploads_are_removed_after_a_day(app, world, clock):
     worker.run_once()
     assert db.session.scalars(sa.select(Attachment.filename)).all() == ["new.pdf"] and not path.exists()
     assert storage.path_for(kept.sha256).exists()
+
+
+def test_the_worker_refreshes_sqlites_planner_statistics_once_a_day(app, world, clock, backend):
+    """Without statistics SQLite picks worse indexes as tables grow; PostgreSQL keeps its own."""
+    from webapp.models import JobRun
+
+    def planned_tables() -> set[str]:
+        return set(db.session.scalars(sa.text("SELECT tbl FROM sqlite_stat1")))
+
+    start_copying(world)
+    worker.run_once()
+    claims = set(db.session.scalars(sa.select(JobRun.name).where(JobRun.name.like("analyze:%"))))
+    if backend != "sqlite":
+        assert claims == set()
+        return
+    assert claims == {f"analyze:{clock.now.astimezone(TOKYO).date().isoformat()}"}
+    assert {"human_task", "process_instance", "audit_event"} <= planned_tables()
+    db.session.execute(sa.text("DELETE FROM sqlite_stat1"))
+    db.session.commit()
+    worker.run_once()
+    assert planned_tables() == set()  # once a day, not every pass
+    clock.advance(days=1)
+    worker.run_once()
+    assert "human_task" in planned_tables()
