@@ -66,7 +66,7 @@ run: setup
 	$(BIN)/shodaku db upgrade heads
 	$(BIN)/shodaku demo
 	@echo "Open http://127.0.0.1:5000 and log in with one of the accounts above."
-	@trap 'kill 0' EXIT INT TERM; \
+	@trap 'trap - EXIT INT TERM; kill 0' EXIT INT TERM; \
 	  $(BIN)/python -m aiosmtpd -n -l 127.0.0.1:8025 -c aiosmtpd.handlers.Debugging stdout & \
 	  SHODAKU_SMTP_PORT=8025 $(BIN)/shodaku worker & \
 	  SHODAKU_SMTP_PORT=8025 $(BIN)/shodaku run --host 127.0.0.1 --port 5000 --no-reload
@@ -87,7 +87,7 @@ serve-prod: setup
 	export DATABASE_URL="$${DATABASE_URL:-$(PROD_DATABASE_URL)}"; \
 	  $(BIN)/python -m webapp.ops create-database && \
 	  $(BIN)/shodaku db upgrade heads && $(BIN)/shodaku deploy --shipped && \
-	  trap 'kill 0' EXIT INT TERM; \
+	  trap 'trap - EXIT INT TERM; kill 0' EXIT INT TERM; \
 	  $(BIN)/shodaku worker & \
 	  $(BIN)/gunicorn -c deploy/gunicorn.conf.py webapp.wsgi:app
 

@@ -124,8 +124,10 @@ def run_forever(app: Flask, interval: float = 5.0) -> None:
     stop = {"now": False}
 
     def _stop(signum, _frame) -> None:
-        logger.info("worker received signal %s, stopping after this turn", signum)
+        if stop["now"]:  # a repeated signal (a process group told twice): already stopping, say nothing
+            return
         stop["now"] = True
+        logger.info("worker received signal %s, stopping after this turn", signum)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -145,4 +147,6 @@ def run_forever(app: Flask, interval: float = 5.0) -> None:
         while slept < interval and not stop["now"]:
             time.sleep(0.2)
             slept += 0.2
+    for signum in (signal.SIGTERM, signal.SIGINT):  # late repeats must not kill the exit in progress
+        signal.signal(signum, signal.SIG_IGN)
     logger.info("worker stopped")

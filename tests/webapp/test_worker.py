@@ -137,6 +137,22 @@ def test_the_worker_process_stops_cleanly_on_sigterm(db_url, tmp_path):
     assert "worker stopped" in err
 
 
+def test_a_burst_of_stop_signals_still_stops_the_worker_cleanly(db_url, tmp_path):
+    """`make run`'s Ctrl-C signals the whole process group, and may do so repeatedly."""
+    process = running_worker(worker_env(db_url, tmp_path))
+    try:
+        for _ in range(20):  # spaced, so the kernel does not merge them into one
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.003)
+        _out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err[-2000:]
+    assert err.count("worker received signal") == 1 and err.count("worker stopped") == 1
+
+
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "sqlite"], indirect=True)
 def test_on_sqlite_a_second_worker_is_refused_while_one_runs(db_url, tmp_path):
     """SQLite has no row locks: a second worker (daemon or cron's --once) would send the same mails."""
