@@ -1,6 +1,7 @@
 """The registers pages: each flow's register, limited to the contracts the user sees."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -24,6 +25,8 @@ def test_each_register_lists_its_rows_for_people_of_the_contract(client, demo_re
     assert "R8-KAI-0034" not in client.get("/records/registers/devices").get_data(as_text=True)
     copies = client.get("/records/registers/copies").get_data(as_text=True)
     assert "木情第2026-" in copies
+    others = re.search(r'<div class="heading">.*?<p>(.*?)</p>', copies, re.S).group(1)
+    assert others.count("<a ") == 4 and others.count(" · ") == 3  # the other registers, no dangling separator
     client.logout()
     client.login("ito")  # 房総データ: contract R8-KAI-0034
     devices = client.get("/records/registers/devices").get_data(as_text=True)
