@@ -44,10 +44,20 @@ def date_label(value: date | str | None) -> str:
     return format_date(value, "yyyy-MM-dd")
 
 
+def size_label(size: int) -> str:
+    """A file size people read at a glance: bytes below 1 KB (a tiny file is not '0.0 KB'), then KB, then MB."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_timezone="Asia/Tokyo")
     app.jinja_env.filters["dt"] = datetime_label
     app.jinja_env.filters["d"] = date_label
+    app.jinja_env.filters["size"] = size_label
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     app.jinja_env.globals["request_path"] = lambda: request.full_path.rstrip("?")
     app.jinja_env.globals["choices_of"] = formschema.choices

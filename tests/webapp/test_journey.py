@@ -42,6 +42,7 @@ def test_file_send_back_resubmit_approve_print(app, client, world):
     html = filed.get_data(as_text=True)
     reference = re.search(r"CPY-2026-\d{5}", html).group(0)
     assert f"{reference}" in html and "作業手順書.pdf" in html
+    assert f"({len(PDF)} B, sha256" in html  # a tiny file's size in bytes, not "0.0 KB"
     instance = db.session.scalar(sa.select(ProcessInstance).where(ProcessInstance.reference == reference))
     client.logout()
 
