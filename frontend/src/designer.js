@@ -38,6 +38,19 @@ const EMPTY_DIAGRAM = `<?xml version="1.0" encoding="UTF-8"?>
 
 const EVENTS = { changed: 'commandStack.changed' };
 
+
+// The palette floats over the canvas' left edge (about 110 px wide, 20 px from the edge).
+const PALETTE_PX = 150;
+
+/** Fit the whole diagram, then widen the view so its left edge is not hidden under the palette. */
+function fitBesidePalette(canvas) {
+  canvas.zoom('fit-viewport', 'auto');
+  const box = canvas.viewbox();
+  const pad = PALETTE_PX / box.scale;
+  const grow = (box.width + pad) / box.width;
+  canvas.viewbox({ x: box.x - pad, y: box.y, width: box.width + pad, height: box.height * grow });
+}
+
 class Designer {
 
   constructor(options) {
@@ -81,7 +94,7 @@ class Designer {
   async importXML(xml) {
     this._highlights = [];
     const { warnings } = await this.modeler.importXML(xml || EMPTY_DIAGRAM);
-    this.modeler.get('canvas').zoom('fit-viewport', 'auto');
+    fitBesidePalette(this.modeler.get('canvas'));
     return warnings || [];
   }
 

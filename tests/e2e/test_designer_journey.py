@@ -52,6 +52,9 @@ def test_owner_edits_validates_and_deploys_while_old_requests_finish_on_v1(live_
     owner.click("a[href='/designer/copying_consent/']")
     owner.click("a[href='/designer/copying_consent/edit']")
     owner.wait_for_selector(".djs-container")
+    palette = owner.locator(".djs-palette").bounding_box()
+    pool = owner.locator("g.djs-element[data-element-id^='Participant_']").first.bounding_box()
+    assert pool["x"] >= palette["x"] + palette["width"]  # the whole diagram shows, none of it under the palette
     owner.click("g.djs-element[data-element-id='approve']", position={"x": 20, "y": 20})
     name = owner.locator("#bio-properties-panel-name")
     name.fill(NEW_NAME)
