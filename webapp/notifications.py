@@ -80,6 +80,9 @@ def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance 
     """Queue ``event`` for every user who wants it now and has an address; ``key`` names the occurrence."""
     now = clock.now()
     users = [u for u in users if u.email and u.active]
+    if instance is not None and users:  # someone whose roles were withdrawn hears no more of the request
+        allowed = access.who_may_see([u.id for u in users], instance)
+        users = [u for u in users if u.id in allowed]
     held = set(db.session.scalars(sa.select(NotificationPreference.user_id).where(
         NotificationPreference.user_id.in_([u.id for u in users]), NotificationPreference.event == event,
         NotificationPreference.mode != IMMEDIATE))) if users else set()

@@ -149,3 +149,20 @@ def test_withdrawn_roles_take_the_requesters_own_requests_with_them(client, zei_
                       headers={"Authorization": f"Bearer {token}"}).status_code == 404
     client.login("sato")
     assert zei_case["reference"] in client.get(urls(zei_case)["instance"]).get_data(as_text=True)
+
+
+def test_a_requester_whose_roles_were_withdrawn_is_no_longer_mailed_about_the_request(zei_case, world):
+    """The decision still goes out to those who may read it; not to someone who left the project."""
+    from webapp.models import OutboxMessage, RoleGrant
+
+    kobayashi = world.users["kobayashi"]
+    engine.complete(zei_case["task"], db.session.get(ProcessInstance, zei_case["instance"]).request_data, kobayashi)
+    db.session.commit()
+    db.session.execute(sa.delete(RoleGrant).where(RoleGrant.user_id == kobayashi.id))
+    db.session.commit()
+    engine.complete(open_task(zei_case["instance"], "approve").id, {"decision": "reject", "comment": "不可"},
+                    world.users["tanaka"])
+    db.session.commit()
+    kinds_to = db.session.execute(sa.select(OutboxMessage.kind, OutboxMessage.recipient_id)).all()
+    assert ("request_rejected", kobayashi.id) not in kinds_to
+    assert ("task_created", world.users["tanaka"].id) in kinds_to  # others' mail is untouched
