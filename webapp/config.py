@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "DECISION_NUMBER_FORMAT": "木情第{year}-{seq:05d}号",
     "REQUEST_NUMBER_FORMAT": "{prefix}-{year}-{seq:05d}",
     "SCRIPT_TIME_LIMIT_S": 1.0,
+    # SQLite reads planner statistics only when a connection opens: pooled connections are
+    # renewed after this many seconds, so the worker's nightly ANALYZE reaches every web process.
+    "SQLITE_POOL_RECYCLE_S": 3600,
     "SMTP_HOST": "127.0.0.1",
     "SMTP_PORT": 25,
     "SMTP_USER": "",
@@ -88,6 +91,10 @@ def load(app, overrides: dict[str, Any] | None) -> None:
     elif uri.startswith("postgresql://"):
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options.setdefault("pool_recycle", app.config["SQLITE_POOL_RECYCLE_S"])
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if uri.startswith("postgresql"):
         # Fail fast when the database is unreachable (a clear 503) instead of hanging workers.
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])

@@ -9,6 +9,7 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from . import dbutil
 from .engine import calendar
@@ -16,6 +17,7 @@ from .extensions import db
 from .models import JobRun
 
 logger = logging.getLogger(__name__)
+_SETTLED = "shodaku.statistics_settled"  # app.extensions key: the day this process has nothing left to do for
 
 
 def claim(name: str, now: datetime) -> bool:
@@ -33,10 +35,15 @@ def refresh_statistics(now: datetime) -> bool:
     completing an approval 24 ms instead of 17 ms at 100,000 open tasks). PostgreSQL's
     autovacuum keeps its own statistics, so there this does nothing. Returns whether it ran.
     """
-    if db.session.get_bind().dialect.name != "sqlite":
+    day = calendar.to_tokyo(now).date()
+    if db.session.get_bind().dialect.name != "sqlite" or current_app.extensions.get(_SETTLED) == day:
         return False
-    if not claim(f"analyze:{calendar.to_tokyo(now).date().isoformat()}", now):
+    if not claim(f"analyze:{day.isoformat()}", now):
+        # Remembered only once the claim is found taken: a run whose commit failed is retried.
+        current_app.extensions[_SETTLED] = day
         return False
-    db.session.execute(sa.text("ANALYZE"))  # other connections reload the statistics on their next statement
+    # Connections read statistics when they open: web processes renew theirs within
+    # SQLITE_POOL_RECYCLE_S (see config), so they plan with these within the hour.
+    db.session.execute(sa.text("ANALYZE"))
     logger.info("query planner statistics refreshed")
     return True

@@ -40,7 +40,7 @@ def sole_worker() -> Iterator[None]:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         yield
         return
-    path = f"{url.database}.worker-lock"
+    path = f"{os.path.realpath(url.database)}.worker-lock"  # one lock per file, however the URL names it
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -101,7 +101,7 @@ def run_once(batch: int = 200) -> dict[str, int]:
     try:
         jobs.refresh_statistics(now)
         db.session.commit()
-    except Exception:  # nor may the statistics: the next day's run tries again
+    except Exception:  # nor may the statistics: the claim rolls back with it, so the next pass retries
         db.session.rollback()
         logger.exception("refreshing the query planner statistics failed")
     sent = failed = 0
@@ -121,13 +121,11 @@ def run_once(batch: int = 200) -> dict[str, int]:
 
 
 def run_forever(app: Flask, interval: float = 5.0) -> None:
-    stop = {"now": False}
+    stop: dict[str, int] = {"now": 0}  # the first stop signal's number
 
     def _stop(signum, _frame) -> None:
-        if stop["now"]:  # a repeated signal (a process group told twice): already stopping, say nothing
-            return
-        stop["now"] = True
-        logger.info("worker received signal %s, stopping after this turn", signum)
+        # Only a flag: logging here could re-enter the log stream the main code is writing.
+        stop["now"] = stop["now"] or int(signum)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -149,4 +147,5 @@ def run_forever(app: Flask, interval: float = 5.0) -> None:
             slept += 0.2
     for signum in (signal.SIGTERM, signal.SIGINT):  # late repeats must not kill the exit in progress
         signal.signal(signum, signal.SIG_IGN)
+    logger.info("worker received signal %s, stopped after its turn", stop["now"])
     logger.info("worker stopped")

@@ -279,3 +279,30 @@ def test_the_worker_refreshes_sqlites_planner_statistics_once_a_day(app, world, 
     clock.advance(days=1)
     worker.run_once()
     assert "human_task" in planned_tables()
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "sqlite"], indirect=True)
+def test_web_connections_pick_up_the_nightly_statistics_within_the_recycle_period(db_url, tmp_path, clock):
+    """SQLite reads statistics when a connection opens; the worker's ANALYZE runs in another process."""
+    import sqlite3
+
+    from tests.conftest import _make_app
+
+    app = _make_app(db_url, tmp_path / "files", clock, SQLITE_POOL_RECYCLE_S=1)
+    plan = "EXPLAIN QUERY PLAN SELECT * FROM probe WHERE b = 1 AND a > 5"
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE probe (a INTEGER, b INTEGER)"))
+            conn.execute(sa.text("CREATE INDEX probe_b ON probe (b)"))
+            conn.execute(sa.text("CREATE INDEX probe_a ON probe (a)"))
+            conn.execute(sa.text("INSERT INTO probe VALUES (:a, :b)"), [{"a": i, "b": i % 2} for i in range(5000)])
+        with db.engine.connect() as conn:  # the web process's pooled connection, opened before the ANALYZE
+            assert "probe_b" in str(conn.execute(sa.text(plan)).all())
+        worker_process = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+        worker_process.execute("ANALYZE")
+        worker_process.commit()
+        worker_process.close()
+        time.sleep(1.2)
+        with db.engine.connect() as conn:
+            assert "probe_a" in str(conn.execute(sa.text(plan)).all())  # b has two values: a's index is better
+        db.engine.dispose()

@@ -7,6 +7,8 @@ Revision ID: job1jobrun0001
 Revises: path1instpath01
 Create Date: 2026-11-26 01:00:00
 """
+from datetime import datetime, timezone
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -23,8 +25,10 @@ def upgrade():
         sa.Column("claimed_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_job_run")),
     )
-    op.execute("INSERT INTO job_run (name, claimed_at) SELECT substr(name, 5), CURRENT_TIMESTAMP "
-               "FROM document_sequence WHERE name LIKE 'job:%'")
+    # Naive UTC like every time column here (CURRENT_TIMESTAMP would be the server's zone on PostgreSQL).
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    op.get_bind().execute(sa.text("INSERT INTO job_run (name, claimed_at) SELECT substr(name, 5), :now "
+                                  "FROM document_sequence WHERE name LIKE 'job:%'"), {"now": now})
     op.execute("DELETE FROM document_sequence WHERE name LIKE 'job:%'")
 
 
