@@ -80,9 +80,11 @@ def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance 
     """Queue ``event`` for every user who wants it now and has an address; ``key`` names the occurrence."""
     now = clock.now()
     users = [u for u in users if u.email and u.active]
-    if instance is not None and users:  # someone whose roles were withdrawn hears no more of the request
-        allowed = access.who_may_see([u.id for u in users], instance)
-        users = [u for u in users if u.id in allowed]
+    if instance is not None and any(u.id == instance.requester_id for u in users):
+        # The requester is mailed by id and may have had their roles withdrawn since filing;
+        # everyone else here was just read as a role holder or candidate of the request.
+        if not access.who_may_see([instance.requester_id], instance):
+            users = [u for u in users if u.id != instance.requester_id]
     held = set(db.session.scalars(sa.select(NotificationPreference.user_id).where(
         NotificationPreference.user_id.in_([u.id for u in users]), NotificationPreference.event == event,
         NotificationPreference.mode != IMMEDIATE))) if users else set()
