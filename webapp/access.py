@@ -17,7 +17,6 @@ rules, in one place:
 """
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import g, has_request_context
@@ -160,22 +159,21 @@ def can_see_instance(user: User, instance: ProcessInstance) -> bool:
 _SEEING_GLOBAL = frozenset(r for r, role in ROLES.items() if role.sees_all or (r in LANE_ROLES and role.side == CITY))
 
 
-def who_may_see(user_ids: Collection[int], instance: ProcessInstance) -> set[int]:
-    """Which of ``user_ids`` may see ``instance``: :func:`can_see_instance` for many people in
-    one query, for mail about the request. Roles on its contract or department, a global role
-    that sees everything, or a candidate on one of its tasks; substitution is left out because
-    notifications go to role holders and candidates, never to someone as a substitute."""
-    if not user_ids:
-        return set()
+def still_sees(user_id: int, instance: ProcessInstance) -> bool:
+    """:func:`can_see_instance` for someone other than the request's current user, in one query
+    and without touching that user's cached scope: mail uses it for the requester, whose roles
+    may have been withdrawn since filing. A role on the contract or its department, a global
+    role that sees everything, or a candidate on one of its tasks (substitution is left out:
+    nobody is mailed as a substitute)."""
     contract = instance.contract
-    holders = sa.select(RoleGrant.user_id).where(
-        RoleGrant.user_id.in_(user_ids),
+    holder = sa.select(RoleGrant.id).where(
+        RoleGrant.user_id == user_id,
         sa.or_(sa.and_(RoleGrant.scope == GLOBAL, RoleGrant.role.in_(_SEEING_GLOBAL)),
                sa.and_(RoleGrant.scope == CONTRACT, RoleGrant.contract_id == contract.id),
                sa.and_(RoleGrant.scope == DEPARTMENT, RoleGrant.department_id == contract.department_id)))
-    candidates = sa.select(TaskCandidate.user_id).join(HumanTask).where(
-        TaskCandidate.user_id.in_(user_ids), HumanTask.instance_id == instance.id)
-    return set(db.session.scalars(sa.union(holders, candidates)))
+    candidate = sa.select(TaskCandidate.id).join(HumanTask).where(
+        TaskCandidate.user_id == user_id, HumanTask.instance_id == instance.id)
+    return bool(db.session.scalar(sa.select(sa.or_(holder.exists(), candidate.exists()))))
 
 
 def visible_contracts(user: User) -> list[Contract]:

@@ -83,7 +83,7 @@ def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance 
     if instance is not None and any(u.id == instance.requester_id for u in users):
         # The requester is mailed by id and may have had their roles withdrawn since filing;
         # everyone else here was just read as a role holder or candidate of the request.
-        if not access.who_may_see([instance.requester_id], instance):
+        if not access.still_sees(instance.requester_id, instance):
             users = [u for u in users if u.id != instance.requester_id]
     held = set(db.session.scalars(sa.select(NotificationPreference.user_id).where(
         NotificationPreference.user_id.in_([u.id for u in users]), NotificationPreference.event == event,
