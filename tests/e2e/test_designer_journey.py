@@ -39,6 +39,19 @@ def _start_v1_request(live_server) -> int:
         return instance.id
 
 
+def refused_then_accepted(page, entry: str, bad: str, good: str) -> None:
+    """The panel field ``entry`` shows an error for ``bad`` and none once ``good`` is typed back."""
+    field = page.locator(f"#bio-properties-panel-{entry}")
+    error = page.locator(f"[data-entry-id='{entry}'] .bio-properties-panel-error")
+    field.fill(bad)
+    page.wait_for_timeout(600)  # the panel's input debounce
+    assert error.count() == 1, (entry, bad)
+    field.fill(good)
+    field.press("Tab")
+    page.wait_for_timeout(600)
+    assert error.count() == 0, (entry, good)
+
+
 def test_owner_edits_validates_and_deploys_while_old_requests_finish_on_v1(live_server, new_page):
     from webapp.extensions import db
     from webapp.models import ProcessDefinition, ProcessInstance
@@ -81,25 +94,10 @@ def test_owner_edits_validates_and_deploys_while_old_requests_finish_on_v1(live_
     owner.wait_for_timeout(600)
 
     # the panel refuses what the server would refuse (calendar.parse_due, parse.PREFIX) before any round trip
-    due_error = owner.locator("[data-entry-id='shodaku-due'] .bio-properties-panel-error")
-    due.fill("0bd")
-    owner.wait_for_timeout(600)
-    assert due_error.count() == 1
-    due.fill("5bd")
-    due.press("Tab")
-    owner.wait_for_timeout(600)
-    assert due_error.count() == 0
+    refused_then_accepted(owner, "shodaku-due", "0bd", "5bd")
     owner.click("g.djs-element[data-element-id='Participant_copying_consent']", position={"x": 15, "y": 60})
-    prefix = owner.locator("#bio-properties-panel-shodaku-reference_prefix")
-    assert prefix.input_value() == "CPY"
-    prefix_error = owner.locator("[data-entry-id='shodaku-reference_prefix'] .bio-properties-panel-error")
-    prefix.fill("CPYABCDEFGH")  # 11 characters: the server allows 10
-    owner.wait_for_timeout(600)
-    assert prefix_error.count() == 1
-    prefix.fill("CPY")
-    prefix.press("Tab")
-    owner.wait_for_timeout(600)
-    assert prefix_error.count() == 0
+    assert owner.locator("#bio-properties-panel-shodaku-reference_prefix").input_value() == "CPY"
+    refused_then_accepted(owner, "shodaku-reference_prefix", "CPYABCDEFGH", "CPY")  # 11 characters: the server allows 10
 
     owner.fill("#designer-note", "承諾審査の名称と期限（5営業日）を変更")
     owner.click("#designer-deploy")
