@@ -12,7 +12,6 @@ import logging
 from datetime import datetime, time
 
 import sqlalchemy as sa
-from flask import current_app
 
 from . import access, jobs, outbox
 from .engine import calendar
@@ -25,19 +24,17 @@ from .notifications import render
 
 logger = logging.getLogger(__name__)
 SEND_AT = time(8, 30)
-_SETTLED = "shodaku.digest_settled"  # app.extensions key: the day this process has nothing left to do for
 
 
 def send_if_due(now: datetime) -> int:
     """Queue today's digests once the office day has begun; returns how many were queued."""
     local = calendar.to_tokyo(now)
-    if local.time() < SEND_AT or current_app.extensions.get(_SETTLED) == local.date():
+    if local.time() < SEND_AT or jobs.is_settled("digest", local.date()):
         return 0
-    # Remembered only when nothing is left to do: after a successful claim the next pass finds
-    # the claim taken and settles the day then, so a transaction that fails to commit is retried.
-    if not calendar.is_business_day(local.date(), closed_days()) or \
-            not jobs.claim(f"digest:{local.date().isoformat()}", now):
-        current_app.extensions[_SETTLED] = local.date()
+    if not calendar.is_business_day(local.date(), closed_days()):
+        jobs.settle("digest", local.date())
+        return 0
+    if not jobs.claim_day("digest", local.date(), now):
         return 0
     users = db.session.scalars(sa.select(User).where(
         User.active.is_(True), User.id.in_(sa.select(NotificationPreference.user_id)

@@ -6,7 +6,7 @@ can make that insert, every other finds the name taken.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app
@@ -17,7 +17,6 @@ from .extensions import db
 from .models import JobRun
 
 logger = logging.getLogger(__name__)
-_SETTLED = "shodaku.statistics_settled"  # app.extensions key: the day this process has nothing left to do for
 
 
 def claim(name: str, now: datetime) -> bool:
@@ -28,6 +27,31 @@ def claim(name: str, now: datetime) -> bool:
     return claimed is not None
 
 
+def _settled_key(job: str) -> str:
+    return f"shodaku.settled.{job}"  # app.extensions: the day this process has nothing left to do for
+
+
+def is_settled(job: str, day: date) -> bool:
+    """This process already knows ``job`` has nothing left to do on ``day``: no query needed."""
+    return current_app.extensions.get(_settled_key(job)) == day
+
+
+def settle(job: str, day: date) -> None:
+    current_app.extensions[_settled_key(job)] = day
+
+
+def claim_day(job: str, day: date, now: datetime) -> bool:
+    """True when this call claims ``job``'s run for ``day``. A day found already claimed is
+    settled; a successful claim is not, so a run whose commit fails is retried next pass
+    (which then finds the claim taken and settles the day)."""
+    if is_settled(job, day):
+        return False
+    if claim(f"{job}:{day.isoformat()}", now):
+        return True
+    settle(job, day)
+    return False
+
+
 def refresh_statistics(now: datetime) -> bool:
     """Once a day on SQLite, refresh the query planner's statistics (``ANALYZE``).
 
@@ -35,12 +59,8 @@ def refresh_statistics(now: datetime) -> bool:
     completing an approval 24 ms instead of 17 ms at 100,000 open tasks). PostgreSQL's
     autovacuum keeps its own statistics, so there this does nothing. Returns whether it ran.
     """
-    day = calendar.to_tokyo(now).date()
-    if db.session.get_bind().dialect.name != "sqlite" or current_app.extensions.get(_SETTLED) == day:
-        return False
-    if not claim(f"analyze:{day.isoformat()}", now):
-        # Remembered only once the claim is found taken: a run whose commit failed is retried.
-        current_app.extensions[_SETTLED] = day
+    if db.session.get_bind().dialect.name != "sqlite" or \
+            not claim_day("analyze", calendar.to_tokyo(now).date(), now):
         return False
     # Connections read statistics when they open: web processes renew theirs within
     # SQLITE_POOL_RECYCLE_S (see config), so they plan with these within the hour.
