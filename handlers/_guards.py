@@ -7,6 +7,7 @@ where the refusal names what their register needed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -29,10 +30,16 @@ def require_approval(ctx: Context, message: Any) -> Any:
 def require_contract_assets(ctx: Context, assets: Iterable[int]) -> None:
     """Refuse unless every asset id is in the register of the instance's own contract."""
     wanted = set(assets)
-    known = set(ctx.session.scalars(sa.select(Asset.id).where(Asset.contract_id == ctx.instance.contract_id,
-                                                              Asset.id.in_(wanted))))
+    known = set(ctx.session.scalars(_contract_assets(), {"contract_id": ctx.instance.contract_id, "ids": wanted}))
     if known != wanted:
         raise HandlerError(_l("The request names assets that are not in this contract's register."))
+
+
+@cache
+def _contract_assets() -> sa.Select:
+    """Built once (every register entry checks its assets)."""
+    return sa.select(Asset.id).where(Asset.contract_id == sa.bindparam("contract_id"),
+                                     Asset.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def register_row(ctx: Context, model: type[Row], message: Any) -> Row:

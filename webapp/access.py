@@ -18,6 +18,8 @@ rules, in one place:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+
 import sqlalchemy as sa
 from flask import g, has_request_context
 
@@ -91,11 +93,9 @@ def _load_scope(user_id: int) -> Scope:
     """Three queries, however many people the user substitutes for."""
     scope = Scope(user_id)
     today = to_tokyo(clock.now()).date()
-    principals = set(db.session.scalars(
-        sa.select(Substitute.from_user_id).where(
-            Substitute.to_user_id == user_id, Substitute.starts_on <= today, Substitute.ends_on >= today)
-    ))
-    for grant in db.session.scalars(sa.select(RoleGrant).where(RoleGrant.user_id.in_([user_id, *principals]))):
+    principals = set(db.session.scalars(_principals_query(), {"user_id": user_id, "today": today}))
+    people = [user_id, *principals]
+    for grant in db.session.scalars(_grants_query(), {"people": people}):
         own = grant.user_id == user_id
         if grant.scope == GLOBAL:
             if own:
@@ -115,11 +115,30 @@ def _load_scope(user_id: int) -> Scope:
     # Loaded once as a list: an "id IN (subquery)" OR-ed with the lane conditions keeps
     # PostgreSQL from using the indexes, and every inbox query would scan all tasks. Open
     # tasks only, so the list stays short; listings of closed tasks use a subquery instead.
-    scope.candidate_tasks = set(db.session.scalars(
-        sa.select(TaskCandidate.human_task_id).join(HumanTask)
-        .where(TaskCandidate.user_id.in_([user_id, *principals]), HumanTask.status == OPEN)))
+    scope.candidate_tasks = set(db.session.scalars(_candidate_tasks_query(), {"people": people}))
     scope.substituting_for = principals
     return scope
+
+
+# Queries every request (or every mail) runs are built once, with parameters: building a
+# SQLAlchemy statement costs several times more than running it, on every call.
+
+@cache
+def _principals_query() -> sa.Select:
+    return sa.select(Substitute.from_user_id).where(
+        Substitute.to_user_id == sa.bindparam("user_id"), Substitute.starts_on <= sa.bindparam("today"),
+        Substitute.ends_on >= sa.bindparam("today"))
+
+
+@cache
+def _grants_query() -> sa.Select:
+    return sa.select(RoleGrant).where(RoleGrant.user_id.in_(sa.bindparam("people", expanding=True)))
+
+
+@cache
+def _candidate_tasks_query() -> sa.Select:
+    return (sa.select(TaskCandidate.human_task_id).join(HumanTask)
+            .where(TaskCandidate.user_id.in_(sa.bindparam("people", expanding=True)), HumanTask.status == OPEN))
 
 
 # --- contracts and instances -------------------------------------------------------------
@@ -165,15 +184,22 @@ def still_sees(user_id: int, instance: ProcessInstance) -> bool:
     may have been withdrawn since filing. A role on the contract or its department, a global
     role that sees everything, or a candidate on one of its tasks (substitution is left out:
     nobody is mailed as a substitute)."""
-    contract = instance.contract
+    return bool(db.session.scalar(_still_sees_query(), {
+        "user_id": user_id, "contract_id": instance.contract_id,
+        "department_id": instance.contract.department_id, "instance_id": instance.id}))
+
+
+@cache
+def _still_sees_query() -> sa.Select:
+    user_id = sa.bindparam("user_id")
     holder = sa.select(RoleGrant.id).where(
         RoleGrant.user_id == user_id,
-        sa.or_(sa.and_(RoleGrant.scope == GLOBAL, RoleGrant.role.in_(_SEEING_GLOBAL)),
-               sa.and_(RoleGrant.scope == CONTRACT, RoleGrant.contract_id == contract.id),
-               sa.and_(RoleGrant.scope == DEPARTMENT, RoleGrant.department_id == contract.department_id)))
+        sa.or_(sa.and_(RoleGrant.scope == GLOBAL, RoleGrant.role.in_(sorted(_SEEING_GLOBAL))),
+               sa.and_(RoleGrant.scope == CONTRACT, RoleGrant.contract_id == sa.bindparam("contract_id")),
+               sa.and_(RoleGrant.scope == DEPARTMENT, RoleGrant.department_id == sa.bindparam("department_id"))))
     candidate = sa.select(TaskCandidate.id).join(HumanTask).where(
-        TaskCandidate.user_id == user_id, HumanTask.instance_id == instance.id)
-    return bool(db.session.scalar(sa.select(sa.or_(holder.exists(), candidate.exists()))))
+        TaskCandidate.user_id == user_id, HumanTask.instance_id == sa.bindparam("instance_id"))
+    return sa.select(sa.or_(holder.exists(), candidate.exists()))
 
 
 def visible_contracts(user: User) -> list[Contract]:

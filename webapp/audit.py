@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,9 +60,7 @@ def _chain_pending(session: Any) -> None:
     if not pending:
         return
     count = len(pending)
-    head = session.execute(
-        sa.update(AuditChain).where(AuditChain.id == 1).values(seq=AuditChain.seq + count)
-        .returning(AuditChain.seq, AuditChain.last_hash)).first()
+    head = session.execute(_take_seqs(), {"count": count}).first()
     if head is None:
         session.execute(sa.insert(AuditChain).values(id=1, seq=count, last_hash=GENESIS))
         first, prev = 1, GENESIS
@@ -74,8 +73,27 @@ def _chain_pending(session: Any) -> None:
                            event["instance_id"], event["contract_id"], event["detail"])
         rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(sa.insert(AuditEvent), rows)
-    session.execute(sa.update(AuditChain).where(AuditChain.id == 1).values(last_hash=prev))
+    session.execute(_append(), rows)
+    session.execute(_set_head(), {"head": prev})
+
+
+# Built once: every action appends. Plain table statements, not ORM ones: the events are rows
+# to write, never objects in the session.
+
+@cache
+def _take_seqs() -> sa.Update:
+    return (sa.update(AuditChain.__table__).where(AuditChain.id == 1)
+            .values(seq=AuditChain.seq + sa.bindparam("count")).returning(AuditChain.seq, AuditChain.last_hash))
+
+
+@cache
+def _append() -> sa.Insert:
+    return sa.insert(AuditEvent.__table__)
+
+
+@cache
+def _set_head() -> sa.Update:
+    return sa.update(AuditChain.__table__).where(AuditChain.id == 1).values(last_hash=sa.bindparam("head"))
 
 
 def _forget_pending(session: Any, *_: Any) -> None:

@@ -9,9 +9,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .extensions import db
 
 
-def insert(table: Any) -> Any:
-    """``INSERT`` with ``ON CONFLICT`` support for the database in use (PostgreSQL or SQLite)."""
-    return (pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+def insert(table: Any, dialect: str | None = None) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support for ``dialect`` (default: the database in use)."""
+    dialect = dialect or db.session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+def has_row_locks() -> bool:
+    """Whether ``SELECT … FOR UPDATE`` locks anything: PostgreSQL yes; SQLite locks the whole
+    database at a transaction's first write instead (and drops the clause)."""
+    return db.session.get_bind().dialect.name == "postgresql"
 
 
 def like_pattern(text: str) -> str:

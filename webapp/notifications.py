@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -85,9 +86,8 @@ def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance 
         # everyone else here was just read as a role holder or candidate of the request.
         if not access.still_sees(instance.requester_id, instance):
             users = [u for u in users if u.id != instance.requester_id]
-    held = set(db.session.scalars(sa.select(NotificationPreference.user_id).where(
-        NotificationPreference.user_id.in_([u.id for u in users]), NotificationPreference.event == event,
-        NotificationPreference.mode != IMMEDIATE))) if users else set()
+    held = set(db.session.scalars(_held_query(), {"people": [u.id for u in users], "event": event})) \
+        if users else set()
     messages = []
     for user in users:
         if user.id in held:
@@ -98,6 +98,14 @@ def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance 
                                        instance_id=instance.id if instance else None))
     outbox.enqueue(messages, now)
     return len(messages)
+
+
+@cache
+def _held_query() -> sa.Select:
+    """Who chose the digest or nothing for ``event``; built once (every notification asks)."""
+    return sa.select(NotificationPreference.user_id).where(
+        NotificationPreference.user_id.in_(sa.bindparam("people", expanding=True)),
+        NotificationPreference.event == sa.bindparam("event"), NotificationPreference.mode != IMMEDIATE)
 
 
 def task_created(task: HumanTask) -> None:
@@ -126,5 +134,10 @@ def _users(user_ids: Iterable[int]) -> list[User]:
         else:
             found.append(user)
     if missing:
-        found += db.session.scalars(sa.select(User).where(User.id.in_(missing))).all()
+        found += db.session.scalars(_users_query(), {"ids": missing}).all()
     return found
+
+
+@cache
+def _users_query() -> sa.Select:
+    return sa.select(User).where(User.id.in_(sa.bindparam("ids", expanding=True)))

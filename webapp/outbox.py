@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
+from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -48,8 +49,13 @@ def enqueue(messages: Iterable[Message], now: datetime) -> None:
              "instance_id": m.instance_id, "created_at": now, "not_before": now, "attempts": 0, "last_error": ""}
             for m in messages]
     if rows:
-        # The statement has no values of its own, so SQLAlchemy compiles it once and reuses it.
-        db.session.execute(dbutil.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+        db.session.execute(_insert_new(db.session.get_bind().dialect.name), rows)
+
+
+@cache
+def _insert_new(dialect: str) -> sa.Insert:
+    """Built once per database kind: every notification queues mail."""
+    return dbutil.insert(OutboxMessage.__table__, dialect).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 def claim_next(now: datetime, after_id: int = 0) -> OutboxMessage | None:

@@ -22,7 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 import handlers
 
-from .. import access, audit, clock, decisions, formschema, notifications, numbering, roles, storage
+from .. import access, audit, clock, dbutil, decisions, formschema, notifications, numbering, roles, storage
 from ..extensions import db
 from ..models import Contract, HumanTask, ProcessDefinition, ProcessInstance, User
 from ..models.workflow import COMPLETED, OPEN, RUNNING
@@ -182,11 +182,16 @@ def complete(task_id: int, raw: Mapping[str, Any], user: User, *, from_html: boo
 
 def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool) -> HumanTask:
     task = load_task(task_id, user)
-    # Lock order instance -> task everywhere (the timer worker too), so no deadlock on PostgreSQL.
-    instance = db.session.scalar(
-        sa.select(ProcessInstance).where(ProcessInstance.id == task.instance_id).with_for_update())
-    task = db.session.scalar(sa.select(HumanTask).where(HumanTask.id == task.id).with_for_update()
-                             .execution_options(populate_existing=True))
+    if dbutil.has_row_locks():
+        # Lock order instance -> task everywhere (the timer worker too), so no deadlock on PostgreSQL.
+        instance = db.session.scalar(
+            sa.select(ProcessInstance).where(ProcessInstance.id == task.instance_id).with_for_update())
+        task = db.session.scalar(sa.select(HumanTask).where(HumanTask.id == task.id).with_for_update()
+                                 .execution_options(populate_existing=True))
+    else:
+        # SQLite locks the whole database at the first write, not rows: reading the rows again
+        # would lock nothing. The instance's lock_version still makes a slower writer fail.
+        instance = task.instance
     check_may_complete(task, instance, user)
     definition = instance.definition
     form = form_for(definition, task.spec_id)
@@ -224,17 +229,19 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
                          "comment": decision.comment if decision else None,
                          "request_version": instance.request_version})
     _save(instance, definition, workflow, now, closed, completed_guid=task.task_guid, completed_by=user,
-          outcome=str(data.get("decision", "")), submitted=data)
+          outcome=str(data.get("decision", "")), submitted=data, decision=decision)
     logger.info("user %s completed task %s (%s) of instance %s", user.id, task.id, task.spec_id, instance.id)
     return task
 
 
-def _outcome(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any) -> str:
+def _outcome(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any, decision: Any = None) -> str:
     """How the request ended: the end event's ``outcome`` property if the diagram states one
-    (e.g. ``stopped``, ``expired``), else the last written decision, else ``completed``."""
+    (e.g. ``stopped``, ``expired``), else the last written decision (``decision`` if the
+    closing action wrote one), else ``completed``."""
     end = run.reached_end(workflow)
     stated = definition.meta.get("nodes", {}).get(end or "", {}).get("properties", {}).get("outcome")
-    return stated or decisions.last_outcome(instance) or "completed"
+    last = decision.outcome if decision is not None else decisions.last_outcome(instance)
+    return stated or last or "completed"
 
 
 def due_instances(now: datetime, limit: int = 500) -> list[int]:
@@ -300,11 +307,12 @@ def postpone_failed_timer(instance_id: int, now: datetime, error: Exception, ret
 def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any, now: datetime,
           closed: Collection[date], *,
           completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
-          submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None) -> None:
+          submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None,
+          decision: Any = None) -> None:
     if workflow.is_completed() and instance.status == RUNNING:
         # The outcome first: reading the last decision flushes, and a flush after the new state is
         # assigned would write the instance twice (two lock_version bumps for one action).
-        instance.outcome = _outcome(instance, definition, workflow)
+        instance.outcome = _outcome(instance, definition, workflow, decision)
         instance.status = COMPLETED
         instance.completed_at = now
         audit.record("request_closed", actor_id=completed_by.id if completed_by else None, instance_id=instance.id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,8 +29,7 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
     request form at start): it never had an open row, so its completed row is written here,
     keeping "who did which step" complete for the history and for ``separate_from``.
     """
-    open_rows = {row.task_guid: row for row in db.session.scalars(
-        sa.select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN))}
+    open_rows = {row.task_guid: row for row in db.session.scalars(_open_rows_query(), {"instance_id": instance.id})}
     if completed_unseen is not None and completed_unseen.guid not in open_rows:
         db.session.add(_row(instance, completed_unseen, now, status=DONE, completed_at=now,
                             completed_by_id=completed_by_id, outcome=outcome, submitted=submitted))
@@ -59,6 +59,12 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
         for row in created:
             on_new(row)
     return created
+
+
+@cache
+def _open_rows_query() -> sa.Select:
+    """Built once (every action runs it): building a statement costs more than running it."""
+    return sa.select(HumanTask).where(HumanTask.instance_id == sa.bindparam("instance_id"), HumanTask.status == OPEN)
 
 
 def _row(instance: ProcessInstance, task: ReadyTask, now: datetime, **values: Any) -> HumanTask:

@@ -7,7 +7,7 @@ sees the instance, actor and time of the action that runs it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -25,12 +25,36 @@ from .run import SandboxEnvironment, SandboxScriptEngine
 logger = logging.getLogger(__name__)
 
 
-def closed_days() -> set[date]:
+def closed_days() -> ClosedDays:
     """Extra closure days on top of weekends, holidays and the year-end closure: those an
-    administrator entered, plus any in configuration. Read once per action by its verb, which
-    hands the set to the script engine (timers) and to the inbox projection (due dates)."""
+    administrator entered, plus any in configuration. Made once per action by its verb, which
+    hands them to the script engine (timers) and to the inbox projection (due dates)."""
     configured = {date.fromisoformat(d) if isinstance(d, str) else d for d in current_app.config["EXTRA_CLOSED_DAYS"]}
-    return configured | set(db.session.scalars(sa.select(ClosedDay.day)))
+    return ClosedDays(configured)
+
+
+class ClosedDays(Collection[date]):
+    """The closed days, read from the database on first use: an action that sets no deadline
+    (a final approval, most timer steps) never needs them."""
+
+    def __init__(self, configured: set[date]):
+        self._configured = configured
+        self._days: set[date] | None = None
+
+    def _all(self) -> set[date]:
+        if self._days is None:
+            with db.session.no_autoflush:  # read mid-run: the action's pending rows are written once, at its end
+                self._days = self._configured | set(db.session.scalars(sa.select(ClosedDay.day)))
+        return self._days
+
+    def __contains__(self, day: object) -> bool:
+        return day in self._all()
+
+    def __iter__(self) -> Iterator[date]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def diagram_functions(now: datetime, extra_closed: Collection[date] = ()) -> dict[str, Callable[..., Any]]:
