@@ -95,6 +95,30 @@ def test_a_decision_without_files_is_one_transaction(client, world):
     assert task.status == DONE and len(commits) == 1
 
 
+def form_tag(html: str) -> str:
+    return re.search(r'<form method="post"[^>]*class="schema-form"[^>]*>', html).group(0)
+
+
+def test_forms_are_multipart_only_when_they_carry_files(app, client, world):
+    """A browser posts the approval form url-encoded (lighter to send and to parse), and it is
+    accepted; the request form, which takes attachments, stays multipart so files reach us."""
+    instance = start_copying(world)
+    task = open_task(instance.id)
+    client.login("tanaka")
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "enctype" not in form_tag(page)
+    token = client.csrf_fields(f"/tasks/{task.id}")["csrf_token"]
+    response = client.post(f"/tasks/{task.id}", data={"decision": "approve", "csrf_token": token},
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(task), task.id).status == DONE
+    contractor = app.test_client()
+    contractor.login("kobayashi")
+    request_page = contractor.get(f"/requests/new/copying_consent/{instance.contract_id}").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in form_tag(request_page)
+
+
 @pytest.fixture
 def app_config():
     return {"MAX_CONTENT_LENGTH": 64 * 1024}
