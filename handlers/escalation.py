@@ -5,6 +5,7 @@ process owners see and edit when and to whom a task escalates.
 """
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,9 +16,21 @@ from . import Context, handler
 
 
 def _open_task(ctx: Context, spec_id: str) -> HumanTask | None:
-    return ctx.session.scalar(sa.select(HumanTask).where(
-        HumanTask.instance_id == ctx.instance.id, HumanTask.spec_id == spec_id, HumanTask.status == "open")
-        .order_by(HumanTask.id.desc()).limit(1))
+    return ctx.session.scalar(_open_task_query(), {"instance_id": ctx.instance.id, "spec_id": spec_id})
+
+
+# Built once: a sweep runs these for every overdue task.
+
+@cache
+def _open_task_query() -> sa.Select:
+    return (sa.select(HumanTask).where(HumanTask.instance_id == sa.bindparam("instance_id"),
+                                       HumanTask.spec_id == sa.bindparam("spec_id"), HumanTask.status == "open")
+            .order_by(HumanTask.id.desc()).limit(1))
+
+
+@cache
+def _candidate_ids_query() -> sa.Select:
+    return sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == sa.bindparam("task_id"))
 
 
 @handler("remind")
@@ -39,7 +52,7 @@ def escalate(ctx: Context, task: str, role: str, level: int) -> dict[str, Any]:
     if row is None:
         return {"escalated": 0}
     people = ctx.role_holders(role)
-    existing = set(ctx.session.scalars(sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == row.id)))
+    existing = set(ctx.session.scalars(_candidate_ids_query(), {"task_id": row.id}))
     for person in people:
         if person.id not in existing:
             ctx.session.add(TaskCandidate(human_task_id=row.id, user_id=person.id, reason="escalation", added_at=ctx.now))

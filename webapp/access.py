@@ -247,31 +247,43 @@ def can_see_task(user: User, task: HumanTask) -> bool:
     return can_act_on(user, task) or can_see_instance(user, task.instance)
 
 
-def _holders(role: str, contract: Contract) -> sa.Select:
-    return sa.select(RoleGrant.user_id).where(
-        RoleGrant.role == role,
-        sa.or_(
-            RoleGrant.scope == GLOBAL,
-            sa.and_(RoleGrant.scope == CONTRACT, RoleGrant.contract_id == contract.id),
-            sa.and_(RoleGrant.scope == DEPARTMENT, RoleGrant.department_id == contract.department_id),
-        ),
-    )
-
-
 def role_holders(role: str, contract: Contract) -> list[User]:
     """Active users holding ``role`` for ``contract``."""
-    return list(db.session.scalars(
-        sa.select(User).where(User.id.in_(_holders(role, contract)), User.active.is_(True)).order_by(User.id)))
+    return list(db.session.scalars(_role_holders_query(), _holder_params(role, contract)))
 
 
 def candidates(task: HumanTask) -> list[User]:
     """Everyone who may act on the task: for notifications and escalation."""
-    holders = _holders(task.lane, db.session.get(Contract, task.contract_id))
-    added = sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == task.id)
-    return list(db.session.scalars(
-        sa.select(User).where(sa.or_(User.id.in_(holders), User.id.in_(added)), User.active.is_(True))
-        .order_by(User.id)
-    ))
+    contract = db.session.get(Contract, task.contract_id)
+    return list(db.session.scalars(_candidates_query(), {**_holder_params(task.lane, contract), "task_id": task.id}))
+
+
+def _holder_params(role: str, contract: Contract) -> dict[str, object]:
+    return {"role": role, "contract_id": contract.id, "department_id": contract.department_id}
+
+
+def _holders() -> sa.Select:
+    """Ids of those holding ``:role`` globally, for ``:contract_id`` or for its ``:department_id``."""
+    return sa.select(RoleGrant.user_id).where(
+        RoleGrant.role == sa.bindparam("role"),
+        sa.or_(
+            RoleGrant.scope == GLOBAL,
+            sa.and_(RoleGrant.scope == CONTRACT, RoleGrant.contract_id == sa.bindparam("contract_id")),
+            sa.and_(RoleGrant.scope == DEPARTMENT, RoleGrant.department_id == sa.bindparam("department_id")),
+        ),
+    )
+
+
+@cache
+def _role_holders_query() -> sa.Select:
+    return sa.select(User).where(User.id.in_(_holders()), User.active.is_(True)).order_by(User.id)
+
+
+@cache
+def _candidates_query() -> sa.Select:
+    added = sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == sa.bindparam("task_id"))
+    return (sa.select(User).where(sa.or_(User.id.in_(_holders()), User.id.in_(added)), User.active.is_(True))
+            .order_by(User.id))
 
 
 # --- starting requests ---------------------------------------------------------------------

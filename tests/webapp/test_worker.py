@@ -208,6 +208,38 @@ def test_a_failing_timer_step_is_contained_recorded_and_retried_later(app, world
     assert worker.run_once()["timers"] == 1
 
 
+def test_a_failure_inside_a_batch_of_due_timers_holds_back_none_of_the_others(app, world, clock, monkeypatch):
+    """Due instances are fired several to a transaction; one failing in the middle of a batch
+    rolls the batch back, and the others are fired again one by one: each reminded once, the
+    audit chain intact, the broken one postponed."""
+    import handlers
+    from handlers import HandlerError
+    from webapp import audit
+
+    monkeypatch.setattr(worker, "COMMIT_EVERY", 4)
+    instances = [start_copying(world) for _ in range(7)]
+    broken = instances[2]
+    original = handlers.REGISTRY["remind"]
+
+    def remind(ctx, **params):
+        if ctx.instance.id == broken.id:
+            raise HandlerError("壊れた督促")
+        return original(ctx, **params)
+
+    monkeypatch.setitem(handlers.REGISTRY, "remind", remind)
+    due = open_task(instances[0].id).due_at
+    clock.set(due + timedelta(minutes=1))
+    result = worker.run_once()
+    assert result["timers"] == 6 and result["timer_failures"] == 1
+    db.session.expire_all()
+    reminded = db.session.scalars(sa.select(AuditEvent.instance_id).where(AuditEvent.action == "task_reminded")).all()
+    assert sorted(reminded) == sorted(i.id for i in instances if i is not broken)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.kind == "task_overdue")) == 6
+    assert db.session.get(ProcessInstance, broken.id).next_timer_at == due + timedelta(minutes=16)
+    assert audit.verify()[1] is None
+
+
 def test_an_unexpected_error_in_a_timer_step_is_contained_too(app, world, clock, monkeypatch, caplog):
     """Not only diagram failures: a broken mail template must not block the queue's head."""
     from webapp import notifications

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -269,10 +270,7 @@ def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | N
 
     :raise ProcessFailed: a step after the timer failed; the caller rolls back and records it
     """
-    instance = db.session.scalar(
-        sa.select(ProcessInstance).where(ProcessInstance.id == instance_id, ProcessInstance.next_timer_at <= now,
-                                         ProcessInstance.status == RUNNING)
-        .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+    instance = db.session.scalar(_due_instance_query(), {"instance_id": instance_id, "now": now})
     if instance is None:
         return 0
     definition = instance.definition
@@ -290,6 +288,17 @@ def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | N
     except StaleDataError as err:
         raise ConcurrentUpdate() from err
     return fired
+
+
+@cache
+def _due_instance_query() -> sa.Select:
+    """Built once (a sweep runs it per instance); the version and contract come along (the
+    save and the handlers read both)."""
+    return (sa.select(ProcessInstance)
+            .where(ProcessInstance.id == sa.bindparam("instance_id"), ProcessInstance.next_timer_at <= sa.bindparam("now"),
+                   ProcessInstance.status == RUNNING)
+            .options(so.joinedload(ProcessInstance.definition), so.joinedload(ProcessInstance.contract))
+            .with_for_update(skip_locked=True, of=ProcessInstance).execution_options(populate_existing=True))
 
 
 def fire_due_timers(now: datetime, *, limit: int = 500) -> int:
