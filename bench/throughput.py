@@ -1,6 +1,6 @@
 """Approvals per second through gunicorn on PostgreSQL, with concurrent clients on loopback.
 
-gunicorn runs from the venv as a subprocess (``gunicorn 'webapp:create_app()'``),
+gunicorn runs from the venv as a subprocess (``gunicorn webapp.wsgi:app``, the production entry point),
 configured only through the environment as in production (DATABASE_URL,
 SHODAKU_SECRET_KEY, SHODAKU_FILES_DIR): the app's real clock, JSON logs at INFO to a file.
 Each client is a thread with its own keep-alive connection and session: it logs in as its
@@ -83,7 +83,7 @@ class HttpClient:
 
 
 def start_gunicorn(repo: Path, db_url: str, workdir: Path, workers: int, worker_class: str, threads: int,
-                   app_spec: str = "webapp:create_app()", extra_env: dict[str, str] | None = None
+                   app_spec: str = "webapp.wsgi:app", extra_env: dict[str, str] | None = None
                    ) -> tuple[subprocess.Popen, int, Path]:
     port = free_port()
     log = workdir / "gunicorn.log"
@@ -126,7 +126,7 @@ def stop_gunicorn(proc: subprocess.Popen) -> None:
 
 def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: list[int], *, clients: int = 4,
         duration: float = 30.0, workers: int = 4, worker_class: str = "sync", threads: int = 1,
-        app_spec: str = "webapp:create_app()", extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+        app_spec: str = "webapp.wsgi:app", extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     proc, port, log = start_gunicorn(repo, db_url, workdir, workers, worker_class, threads, app_spec, extra_env)
     try:
         shares = [tasks[i::clients] for i in range(clients)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -232,6 +233,13 @@ def parse_expression(expression: str) -> ast.Expression:
     """Parse and statically check an expression; the lint runs this without evaluating."""
     if not isinstance(expression, str):
         raise SandboxError(_l("An expression must be text."))
+    return _parsed(expression)
+
+
+@lru_cache(maxsize=2048)
+def _parsed(expression: str) -> ast.Expression:
+    """A diagram's few expressions are evaluated on every run: parsed once per process. The
+    interpreter only reads a tree, so one tree serves every evaluation; a refusal is not cached."""
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise SandboxError(_l("The expression is longer than %(limit)s characters.", limit=MAX_EXPRESSION_CHARS))
     try:

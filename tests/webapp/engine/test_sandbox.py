@@ -71,6 +71,18 @@ def test_harmless_expressions_give_the_same_result_as_python(expression):
     sandbox.check_expression(expression, FUNCTIONS)  # the deploy lint accepts it too
 
 
+def test_an_expression_parsed_once_still_reads_each_runs_data_and_a_refusal_is_never_remembered():
+    """Expressions are parsed once per process; the parse must not carry one run's data into
+    the next, and a refused expression must be refused every time it is asked for."""
+    condition = "decision == 'approve' and copies > 1"
+    assert sandbox.evaluate(condition, {"decision": "approve", "copies": 2}) is True
+    assert sandbox.evaluate(condition, {"decision": "reject", "copies": 2}) is False
+    assert sandbox.evaluate(condition, {"decision": "approve", "copies": 1}) is False
+    for _ in range(2):
+        with pytest.raises(SandboxError):
+            sandbox.evaluate("().__class__", {})
+
+
 def test_and_or_short_circuit_like_python():
     # The right-hand side would fail (unknown name): it must not be evaluated.
     assert sandbox.evaluate("missing and nope", DATA) is None
