@@ -6,6 +6,7 @@ validation like any value outside an enum.
 from __future__ import annotations
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from ..extensions import db
 from ..formschema import FormContext, Options, source
@@ -29,7 +30,7 @@ def handlers(ctx: FormContext) -> Options:
         sa.select(User).join(RoleGrant, RoleGrant.user_id == User.id)
         .where(RoleGrant.scope == CONTRACT, RoleGrant.contract_id == ctx.contract.id,
                RoleGrant.role.in_(CONTRACTOR_ROLES), User.active.is_(True))
-        .distinct().order_by(User.id))
+        .distinct().order_by(User.id).options(so.joinedload(User.organization)))  # each names their company
     options: Options = [(f"user:{u.username}", u.display_name + (f"（{u.organization.name}）" if u.organization else ""))
                         for u in staff]
     return options + approved_subcontractors(ctx)
