@@ -70,8 +70,13 @@ def render(template: str, user: User, **context: object) -> tuple[str, str]:
     task counts would cost a query per message).
     """
     with force_locale(user.locale or "ja"):
-        text = current_app.jinja_env.get_template(f"email/{template}.txt").render(
-            user=user, base_url=current_app.config["BASE_URL"], **context)
+        return _render(template, user, **context)
+
+
+def _render(template: str, user: User, **context: object) -> tuple[str, str]:
+    """:func:`render` in the locale already in force."""
+    text = current_app.jinja_env.get_template(f"email/{template}.txt").render(
+        user=user, base_url=current_app.config["BASE_URL"], **context)
     first, _, body = text.lstrip().partition("\n")
     subject = first.removeprefix("Subject:").strip()
     return subject, body.strip() + "\n"
@@ -89,13 +94,14 @@ def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance 
     held = set(db.session.scalars(_held_query(), {"people": [u.id for u in users], "event": event})) \
         if users else set()
     messages = []
-    for user in users:
-        if user.id in held:
-            continue
-        subject, body = render(event, user, instance=instance, **context)
-        messages.append(outbox.Message(dedupe_key=f"{event}:{key}:{user.id}", kind=event, to_address=user.email,
-                                       subject=subject, body=body, recipient_id=user.id,
-                                       instance_id=instance.id if instance else None))
+    wanted = [u for u in users if u.id not in held]
+    for locale in sorted({u.locale or "ja" for u in wanted}):
+        with force_locale(locale):  # switching language costs more than a message: once per language
+            for user in (u for u in wanted if (u.locale or "ja") == locale):
+                subject, body = _render(event, user, instance=instance, **context)
+                messages.append(outbox.Message(
+                    dedupe_key=f"{event}:{key}:{user.id}", kind=event, to_address=user.email, subject=subject,
+                    body=body, recipient_id=user.id, instance_id=instance.id if instance else None))
     outbox.enqueue(messages, now)
     return len(messages)
 

@@ -75,6 +75,22 @@ def test_mail_follows_the_recipients_language(app, world, smtp):
     assert smtp.messages[0]["Subject"].startswith("[Shodaku] New task")
 
 
+def test_one_notice_to_people_of_two_languages_reaches_each_in_their_own(app, world):
+    """Messages are rendered a language at a time; nobody gets the other group's language."""
+    from webapp import notifications
+    from webapp.models import OutboxMessage as Row
+
+    instance = start_copying(world, "設計書の参照")
+    world.users["tanaka"].locale = "en"
+    people = [world.users[name] for name in ("kobayashi", "tanaka", "yamamoto")]
+    notifications.send(people, "request_approved", "mixed", instance)
+    db.session.commit()
+    subjects = dict(db.session.execute(sa.select(Row.recipient_id, Row.subject).where(Row.kind == "request_approved")).all())
+    assert subjects[world.users["tanaka"].id].startswith("[Shodaku]")
+    assert subjects[world.users["kobayashi"].id].startswith("【承諾】")
+    assert subjects[world.users["yamamoto"].id].startswith("【承諾】")
+
+
 def test_an_smtp_outage_delays_mail_and_recovery_sends_each_once(app, world, clock, smtp_port):
     for _ in range(3):
         start_copying(world, "設計書の参照")
