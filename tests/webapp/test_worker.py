@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+import handlers
+
 from tests.conftest import BACKENDS
 from tests.helpers import open_task, start_copying
 from webapp import worker
@@ -177,20 +179,25 @@ def test_worker_once_prints_what_it_did(runner, world, clock):
     assert db.session.scalar(sa.select(ProcessInstance.next_timer_at)) is not None
 
 
-def test_a_failing_timer_step_is_contained_recorded_and_retried_later(app, world, clock, monkeypatch):
-    """One broken instance must not hold back the others' timers or the mail."""
-    broken, healthy = start_copying(world), start_copying(world)
-    import handlers
+def break_reminders(monkeypatch, instance_id: int, message: str):
+    """Make the ``remind`` handler refuse for one instance; returns the real handler."""
     from handlers import HandlerError
 
     original = handlers.REGISTRY["remind"]
 
     def remind(ctx, **params):
-        if ctx.instance.id == broken.id:
-            raise HandlerError("メールサーバの設定が壊れています")
+        if ctx.instance.id == instance_id:
+            raise HandlerError(message)
         return original(ctx, **params)
 
     monkeypatch.setitem(handlers.REGISTRY, "remind", remind)
+    return original
+
+
+def test_a_failing_timer_step_is_contained_recorded_and_retried_later(app, world, clock, monkeypatch):
+    """One broken instance must not hold back the others' timers or the mail."""
+    broken, healthy = start_copying(world), start_copying(world)
+    original = break_reminders(monkeypatch, broken.id, "メールサーバの設定が壊れています")
     due = open_task(healthy.id).due_at
     clock.set(due + timedelta(minutes=1))
     result = worker.run_once()
@@ -212,21 +219,12 @@ def test_a_failure_inside_a_batch_of_due_timers_holds_back_none_of_the_others(ap
     """Due instances are fired several to a transaction; one failing in the middle of a batch
     rolls the batch back, and the others are fired again one by one: each reminded once, the
     audit chain intact, the broken one postponed."""
-    import handlers
-    from handlers import HandlerError
     from webapp import audit
 
     monkeypatch.setattr(worker, "COMMIT_EVERY", 4)
     instances = [start_copying(world) for _ in range(7)]
     broken = instances[2]
-    original = handlers.REGISTRY["remind"]
-
-    def remind(ctx, **params):
-        if ctx.instance.id == broken.id:
-            raise HandlerError("壊れた督促")
-        return original(ctx, **params)
-
-    monkeypatch.setitem(handlers.REGISTRY, "remind", remind)
+    break_reminders(monkeypatch, broken.id, "壊れた督促")
     due = open_task(instances[0].id).due_at
     clock.set(due + timedelta(minutes=1))
     result = worker.run_once()
