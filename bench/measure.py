@@ -320,5 +320,5 @@ def sweep(app, clock, world: World, expected: int) -> dict[str, Any]:
         "load1": round(os.getloadavg()[0], 2),
         "what": "worker.run_once() until no timer fires; timers_s = the sum of engine.fire_timers_of over every "
                 "instance (lock and load, fire, escalate handler, save, projection); the rest = engine.due_instances, "
-                "one commit per instance, digest check, mail attempts (200 a turn)",
+                "a commit per 25 instances (worker.COMMIT_EVERY), digest check, mail attempts (200 a turn)",
     }

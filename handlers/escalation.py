@@ -53,9 +53,10 @@ def escalate(ctx: Context, task: str, role: str, level: int) -> dict[str, Any]:
         return {"escalated": 0}
     people = ctx.role_holders(role)
     existing = set(ctx.session.scalars(_candidate_ids_query(), {"task_id": row.id}))
-    for person in people:
-        if person.id not in existing:
-            ctx.session.add(TaskCandidate(human_task_id=row.id, user_id=person.id, reason="escalation", added_at=ctx.now))
+    added = [{"human_task_id": row.id, "user_id": person.id, "reason": "escalation", "added_at": ctx.now}
+             for person in people if person.id not in existing]
+    if added:  # rows to write, not objects anyone reads back: one statement for all of them
+        ctx.session.execute(sa.insert(TaskCandidate.__table__), added)
     row.escalation_level = max(row.escalation_level, int(level))
     ctx.session.flush()
     ctx.notify([p.id for p in people], "task_escalated", task=row)

@@ -294,12 +294,13 @@ def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | N
 
 @cache
 def _due_instance_query() -> sa.Select:
-    """Built once (a sweep runs it per instance); the version and contract come along (the
-    save and the handlers read both)."""
+    """Built once (a sweep runs it per instance). The contract comes along (handlers read it);
+    the version does not: a sweep's instances share a few versions, which the session then
+    already holds, and joining would read each version's BPMN again for every instance."""
     return (sa.select(ProcessInstance)
             .where(ProcessInstance.id == sa.bindparam("instance_id"), ProcessInstance.next_timer_at <= sa.bindparam("now"),
                    ProcessInstance.status == RUNNING)
-            .options(so.joinedload(ProcessInstance.definition), so.joinedload(ProcessInstance.contract))
+            .options(so.joinedload(ProcessInstance.contract))
             .with_for_update(skip_locked=True, of=ProcessInstance).execution_options(populate_existing=True))
 
 
