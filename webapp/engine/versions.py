@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,10 +132,14 @@ def _stored_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def latest_version(key: str) -> ProcessDefinition | None:
-    return db.session.scalar(
-        sa.select(ProcessDefinition).where(ProcessDefinition.key == key)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
-    )
+    return db.session.scalar(_latest_query(), {"key": key})
+
+
+@cache
+def _latest_query() -> sa.Select:
+    """Built once: every request form asks for it, and starting asks again."""
+    return (sa.select(ProcessDefinition).where(ProcessDefinition.key == sa.bindparam("key"))
+            .order_by(ProcessDefinition.version.desc()).limit(1))
 
 
 def latest_versions(*options: Any) -> list[ProcessDefinition]:
