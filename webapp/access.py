@@ -90,55 +90,73 @@ def scope_for(user: User) -> Scope:
 
 
 def _load_scope(user_id: int) -> Scope:
-    """Three queries, however many people the user substitutes for."""
+    """One query, however many people the user substitutes for: who they stand in for today,
+    the grants of all of them, and the open tasks any of them was added to."""
     scope = Scope(user_id)
     today = to_tokyo(clock.now()).date()
-    principals = set(db.session.scalars(_principals_query(), {"user_id": user_id, "today": today}))
-    people = [user_id, *principals]
-    for grant in db.session.scalars(_grants_query(), {"people": people}):
-        own = grant.user_id == user_id
-        if grant.scope == GLOBAL:
-            if own:
-                scope.global_roles.add(grant.role)
-            if own or grant.role in LANE_ROLES:
-                scope.acting_global.add(grant.role)
-        elif grant.scope == DEPARTMENT and grant.department_id is not None:
-            if own:
-                scope.department_roles.setdefault(grant.role, set()).add(grant.department_id)
-            scope.acting_departments.setdefault(grant.role, set()).add(grant.department_id)
-            scope.departments.add(grant.department_id)
-        elif grant.scope == CONTRACT and grant.contract_id is not None:
-            if own:
-                scope.contract_roles.setdefault(grant.role, set()).add(grant.contract_id)
-            scope.acting_contracts.setdefault(grant.role, set()).add(grant.contract_id)
-            scope.contracts.add(grant.contract_id)
-    # Loaded once as a list: an "id IN (subquery)" OR-ed with the lane conditions keeps
-    # PostgreSQL from using the indexes, and every inbox query would scan all tasks. Open
-    # tasks only, so the list stays short; listings of closed tasks use a subquery instead.
-    scope.candidate_tasks = set(db.session.scalars(_candidate_tasks_query(), {"people": people}))
-    scope.substituting_for = principals
+    for kind, ref, role, grant_scope, department_id, contract_id in db.session.execute(
+            _scope_query(), {"user_id": user_id, "today": today}):
+        if kind == _PRINCIPAL:
+            scope.substituting_for.add(ref)
+        elif kind == _CANDIDATE:
+            scope.candidate_tasks.add(ref)
+        else:
+            _add_grant(scope, ref == user_id, role, grant_scope, department_id, contract_id)
     return scope
+
+
+def _add_grant(scope: Scope, own: bool, role: str, grant_scope: str, department_id: int | None,
+               contract_id: int | None) -> None:
+    """A grant of the user's own, or of a person they substitute for (who passes on less)."""
+    if grant_scope == GLOBAL:
+        if own:
+            scope.global_roles.add(role)
+        if own or role in LANE_ROLES:
+            scope.acting_global.add(role)
+    elif grant_scope == DEPARTMENT and department_id is not None:
+        if own:
+            scope.department_roles.setdefault(role, set()).add(department_id)
+        scope.acting_departments.setdefault(role, set()).add(department_id)
+        scope.departments.add(department_id)
+    elif grant_scope == CONTRACT and contract_id is not None:
+        if own:
+            scope.contract_roles.setdefault(role, set()).add(contract_id)
+        scope.acting_contracts.setdefault(role, set()).add(contract_id)
+        scope.contracts.add(contract_id)
 
 
 # Queries every request (or every mail) runs are built once, with parameters: building a
 # SQLAlchemy statement costs several times more than running it, on every call.
 
-@cache
-def _principals_query() -> sa.Select:
-    return sa.select(Substitute.from_user_id).where(
-        Substitute.to_user_id == sa.bindparam("user_id"), Substitute.starts_on <= sa.bindparam("today"),
-        Substitute.ends_on >= sa.bindparam("today"))
+_PRINCIPAL, _GRANT, _CANDIDATE = "p", "g", "t"
 
 
 @cache
-def _grants_query() -> sa.Select:
-    return sa.select(RoleGrant).where(RoleGrant.user_id.in_(sa.bindparam("people", expanding=True)))
+def _scope_query() -> sa.CompoundSelect:
+    """Rows ``(kind, ref, role, scope, department_id, contract_id)``: a person the user stands
+    in for today (``ref`` their id), a grant of the user or of such a person (``ref`` its
+    holder), an open task either was added to (``ref`` the task).
 
+    The candidate tasks are loaded as a list: an "id IN (subquery)" OR-ed with the lane
+    conditions keeps PostgreSQL from using the indexes, and every inbox query would scan all
+    tasks. Open tasks only, so the list stays short; listings of closed tasks use a subquery.
+    """
+    user_id, today = sa.bindparam("user_id", type_=sa.Integer), sa.bindparam("today", type_=sa.Date)
+    standing_in = (Substitute.to_user_id == user_id, Substitute.starts_on <= today, Substitute.ends_on >= today)
+    # The user and whoever they stand in for, as one IN (...): each lookup stays on its index.
+    people = sa.union_all(sa.select(user_id), sa.select(Substitute.from_user_id).where(*standing_in))
+    text, number = sa.cast(sa.null(), sa.String), sa.cast(sa.null(), sa.Integer)
 
-@cache
-def _candidate_tasks_query() -> sa.Select:
-    return (sa.select(TaskCandidate.human_task_id).join(HumanTask)
-            .where(TaskCandidate.user_id.in_(sa.bindparam("people", expanding=True)), HumanTask.status == OPEN))
+    def kind(name: str) -> sa.ColumnElement[str]:
+        return sa.literal_column(f"'{name}'", sa.String).label("kind")
+
+    return sa.union_all(
+        sa.select(kind(_PRINCIPAL), Substitute.from_user_id, text, text, number, number).where(*standing_in),
+        sa.select(kind(_GRANT), RoleGrant.user_id, RoleGrant.role, RoleGrant.scope, RoleGrant.department_id,
+                  RoleGrant.contract_id).where(RoleGrant.user_id.in_(people)),
+        sa.select(kind(_CANDIDATE), TaskCandidate.human_task_id, text, text, number, number).join(HumanTask)
+        .where(TaskCandidate.user_id.in_(people), HumanTask.status == OPEN),
+    )
 
 
 # --- contracts and instances -------------------------------------------------------------
