@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from webapp import dbutil
 from webapp.models import HumanTask, TaskCandidate
 
 from . import Context, handler
@@ -29,8 +30,9 @@ def _open_task_query() -> sa.Select:
 
 
 @cache
-def _candidate_ids_query() -> sa.Select:
-    return sa.select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == sa.bindparam("task_id"))
+def _add_candidates(dialect: str) -> sa.Insert:
+    return dbutil.insert(TaskCandidate.__table__, dialect).on_conflict_do_nothing(
+        index_elements=["human_task_id", "user_id"])
 
 
 @handler("remind")
@@ -52,11 +54,10 @@ def escalate(ctx: Context, task: str, role: str, level: int) -> dict[str, Any]:
     if row is None:
         return {"escalated": 0}
     people = ctx.role_holders(role)
-    existing = set(ctx.session.scalars(_candidate_ids_query(), {"task_id": row.id}))
-    added = [{"human_task_id": row.id, "user_id": person.id, "reason": "escalation", "added_at": ctx.now}
-             for person in people if person.id not in existing]
-    if added:  # rows to write, not objects anyone reads back: one statement for all of them
-        ctx.session.execute(sa.insert(TaskCandidate.__table__), added)
+    if people:  # rows to write, not objects anyone reads back: one statement; those already added stay as they were
+        ctx.session.execute(_add_candidates(ctx.session.get_bind().dialect.name), [
+            {"human_task_id": row.id, "user_id": person.id, "reason": "escalation", "added_at": ctx.now}
+            for person in people])
     row.escalation_level = max(row.escalation_level, int(level))
     ctx.session.flush()
     ctx.notify([p.id for p in people], "task_escalated", task=row)
