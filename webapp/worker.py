@@ -128,7 +128,10 @@ def _fire_together(instance_ids: list[int], now, closed) -> tuple[int, int]:
         return advanced, 0
     except Exception:  # whatever it was, the one-by-one pass meets it again and records it
         db.session.rollback()
-        logger.info("a timer step failed among instances %s; firing them one at a time", instance_ids)
+        # With its cause: a failure that does not happen again one at a time (a deadlock, a
+        # conflict at commit) would otherwise leave no trace.
+        logger.warning("a timer step failed among instances %s; firing them one at a time", instance_ids,
+                       exc_info=True)
     return _fire_each(instance_ids, now, closed)
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
+from tests.conftest import BACKENDS
 from tests.helpers import open_task, start_copying
 from webapp import accounts, engine
 from webapp.extensions import db
@@ -90,3 +92,35 @@ def test_truly_concurrent_completions_leave_one_decision(app, world):
     assert completed.status == "completed" and completed.completed_by_id in helpers
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "task_completed")) == 1
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "postgresql"], indirect=True)
+def test_an_approval_locks_and_rereads_a_request_the_worker_has_just_moved_on(app, world, clock):
+    """The approver's page has the request loaded; meanwhile the worker fires its reminder and
+    commits. Approving then runs on the request as it now stands, not as the page read it:
+    no conflict, the reminder kept. (SQLite has no row locks to wait on; there the slower
+    writer is refused as a conflict.)"""
+    from datetime import timedelta
+
+    from webapp import worker
+
+    instance = start_copying(world)
+    task = open_task(instance.id, "approve")
+    clock.set(task.due_at + timedelta(minutes=1))
+    user = world.users["tanaka"]
+    engine.load_task(task.id, user)  # the page: the task with its request, kept in this session
+
+    def remind() -> None:
+        with app.app_context():
+            worker.run_once()
+            db.session.remove()
+
+    thread = threading.Thread(target=remind)
+    thread.start()
+    thread.join(timeout=60)
+    engine.complete(task.id, {"decision": "approve"}, user)
+    db.session.commit()
+    db.session.expire_all()
+    actions = db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.instance_id == instance.id)).all()
+    assert "task_reminded" in actions and "task_completed" in actions
+    assert db.session.get(HumanTask, task.id).status == "completed"

@@ -193,8 +193,11 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
     task = load_task(task_id, user)
     if dbutil.has_row_locks():
         # Lock order instance -> task everywhere (the timer worker too), so no deadlock on PostgreSQL.
+        # Read again once locked: the worker may have moved the request on (a reminder, an
+        # escalation) since the page loaded it, and acting on that copy would fail as a conflict.
         instance = db.session.scalar(
-            sa.select(ProcessInstance).where(ProcessInstance.id == task.instance_id).with_for_update())
+            sa.select(ProcessInstance).where(ProcessInstance.id == task.instance_id).with_for_update()
+            .execution_options(populate_existing=True))
         task = db.session.scalar(sa.select(HumanTask).where(HumanTask.id == task.id).with_for_update()
                                  .execution_options(populate_existing=True))
     else:
