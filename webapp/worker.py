@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from flask import Flask
 
-from . import cleanup, clock, digest, engine, jobs, outbox
+from . import cleanup, clock, db_setup, digest, engine, jobs, outbox
 from .extensions import db
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ COMMIT_EVERY = 25
 
 
 def run_once(batch: int = 200) -> dict[str, int]:
-    """One pass: due timers, the digest, the day's statistics (SQLite), then mail.
+    """One pass: due timers, the digest, the day's statistics (SQLite), mail, then the SQLite
+    checkpoint.
 
     A failure is contained to what failed: the instance's timer is postponed and recorded,
     a message stays queued with its error; everything else goes on.
@@ -112,6 +113,11 @@ def run_once(batch: int = 200) -> dict[str, int]:
     removed = cleanup.remove_stale_uploads(now)
     db.session.commit()
     cleanup.remove_unreferenced_files(removed)  # after the commit (rule 9): a rollback must not lose a file
+    try:
+        db_setup.checkpoint_wal()
+    except Exception:  # a checkpoint not made now is made next turn, or by a commit past the limit
+        db.session.rollback()
+        logger.exception("SQLite checkpoint failed; retrying next turn")
     return {"timers": fired, "timer_failures": failed_timers, "digests": digests, "sent": sent, "failed": failed}
 
 

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -169,6 +170,29 @@ def test_on_sqlite_a_second_worker_is_refused_while_one_runs(db_url, tmp_path):
         first.communicate(timeout=15)
     after = subprocess.run([*WORKER, "--once"], env=env, capture_output=True, text=True, timeout=60)
     assert after.returncode == 0, after.stderr  # the lock went with the first worker
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "sqlite"], indirect=True)
+def test_requests_leave_sqlite_checkpoints_to_the_worker(app, world, clock):
+    """Commits leave the database file alone even past SQLite's default of 1,000 WAL pages
+    (which made every few dozenth request wait for a checkpoint); the worker's turn copies
+    the WAL in."""
+    import hashlib
+
+    database = Path(db.engine.url.database)
+    wal = Path(f"{database}-wal")
+
+    def fingerprint() -> str:
+        return hashlib.sha256(database.read_bytes()).hexdigest()
+
+    worker.run_once()
+    before = fingerprint()
+    for _ in range(60):  # about 1,500 pages, past the default limit
+        start_copying(world)
+    assert wal.stat().st_size > 1_200 * 4096
+    assert fingerprint() == before  # every request so far waits in the WAL
+    worker.run_once()
+    assert fingerprint() != before
 
 
 def test_worker_once_prints_what_it_did(runner, world, clock):
