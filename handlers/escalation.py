@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import dbutil
 from webapp.models import HumanTask, TaskCandidate
@@ -27,6 +28,13 @@ def _open_task_query() -> sa.Select:
     return (sa.select(HumanTask).where(HumanTask.instance_id == sa.bindparam("instance_id"),
                                        HumanTask.spec_id == sa.bindparam("spec_id"), HumanTask.status == "open")
             .order_by(HumanTask.id.desc()).limit(1))
+
+
+@cache
+def _set_level() -> sa.Update:
+    """A plain statement, not a flush of the loaded row: one column of one row to write."""
+    return (sa.update(HumanTask.__table__).where(HumanTask.id == sa.bindparam("task_id"))
+            .values(escalation_level=sa.bindparam("level")))
 
 
 @cache
@@ -58,8 +66,9 @@ def escalate(ctx: Context, task: str, role: str, level: int) -> dict[str, Any]:
         ctx.session.execute(_add_candidates(ctx.session.get_bind().dialect.name), [
             {"human_task_id": row.id, "user_id": person.id, "reason": "escalation", "added_at": ctx.now}
             for person in people])
-    row.escalation_level = max(row.escalation_level, int(level))
-    ctx.session.flush()
+    reached = max(row.escalation_level, int(level))
+    ctx.session.execute(_set_level(), {"task_id": row.id, "level": reached})
+    set_committed_value(row, "escalation_level", reached)  # the loaded row says what the database now says
     ctx.notify([p.id for p in people], "task_escalated", task=row)
     ctx.audit("task_escalated", {"task": task, "title": row.title, "level": int(level), "role": role,
                                  "recipients": [p.display_name for p in people]})
