@@ -85,7 +85,8 @@ def test_one_notice_to_people_of_two_languages_reaches_each_in_their_own(app, wo
     people = [world.users[name] for name in ("kobayashi", "tanaka", "yamamoto")]
     notifications.send(people, "request_approved", "mixed", instance)
     db.session.commit()
-    subjects = dict(db.session.execute(sa.select(Row.recipient_id, Row.subject).where(Row.kind == "request_approved")).all())
+    subjects = dict(db.session.execute(
+        sa.select(Row.recipient_id, Row.subject).where(Row.kind == "request_approved")).all())
     assert subjects[world.users["tanaka"].id].startswith("[Shodaku]")
     assert subjects[world.users["kobayashi"].id].startswith("【承諾】")
     assert subjects[world.users["yamamoto"].id].startswith("【承諾】")

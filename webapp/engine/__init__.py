@@ -8,7 +8,7 @@ Everything else speaks to it in domain words::
     wrong_process(found, key)                -> the problem "this editor is for another process"
     start(process_key, contract, data, user) -> ProcessInstance
     complete(task_id, data, user)            -> HumanTask
-    due_instances(now) / fire_timers_of(id, now, closed_days()) -> the worker's timer sweep, one instance per transaction
+    due_instances(now) / fire_timers_of(id, now, closed_days()) -> the worker's timer sweep (webapp.worker batches it)
 
 Modules: ``xmlsafe`` (hostile XML), ``parse`` (diagram -> specs + metadata + problems),
 ``sandbox`` (expressions and scripts), ``run`` (one workflow in memory), ``store``

@@ -301,15 +301,16 @@ def _due_instance_query() -> sa.Select:
     the version does not: a sweep's instances share a few versions, which the session then
     already holds, and joining would read each version's BPMN again for every instance."""
     return (sa.select(ProcessInstance)
-            .where(ProcessInstance.id == sa.bindparam("instance_id"), ProcessInstance.next_timer_at <= sa.bindparam("now"),
-                   ProcessInstance.status == RUNNING)
+            .where(ProcessInstance.id == sa.bindparam("instance_id"),
+                   ProcessInstance.next_timer_at <= sa.bindparam("now"), ProcessInstance.status == RUNNING)
             .options(so.joinedload(ProcessInstance.contract))
             .with_for_update(skip_locked=True, of=ProcessInstance).execution_options(populate_existing=True))
 
 
 def fire_due_timers(now: datetime, *, limit: int = 500) -> int:
     """Fire every due instance's timers in the current transaction (tools and tests; the
-    worker uses :func:`fire_timers_of` with a transaction per instance). Returns instances advanced."""
+    worker calls :func:`fire_timers_of` itself, a few instances per transaction). Returns
+    instances advanced."""
     closed = closed_days()
     return sum(bool(fire_timers_of(instance_id, now, closed)) for instance_id in due_instances(now, limit))
 
