@@ -37,11 +37,6 @@ def _set_level() -> sa.Update:
             .values(escalation_level=sa.bindparam("level")))
 
 
-@cache
-def _add_candidates(dialect: str) -> sa.Insert:
-    return dbutil.insert(TaskCandidate.__table__, dialect).on_conflict_do_nothing(
-        index_elements=["human_task_id", "user_id"])
-
 
 @handler("remind")
 def remind(ctx: Context, task: str) -> dict[str, Any]:
@@ -63,7 +58,7 @@ def escalate(ctx: Context, task: str, role: str, level: int) -> dict[str, Any]:
         return {"escalated": 0}
     people = ctx.role_holders(role)
     if people:  # rows to write, not objects anyone reads back: one statement; those already added stay as they were
-        ctx.session.execute(_add_candidates(ctx.session.get_bind().dialect.name), [
+        ctx.session.execute(dbutil.insert_new_rows(TaskCandidate.__table__, "human_task_id", "user_id"), [
             {"human_task_id": row.id, "user_id": person.id, "reason": "escalation", "added_at": ctx.now}
             for person in people])
     reached = max(row.escalation_level, int(level))

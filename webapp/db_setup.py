@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Flask
 
+from . import dbutil
 from .extensions import db
 
 
@@ -34,7 +35,7 @@ def checkpoint_wal() -> tuple[int, int] | None:
     frames a reader still needs stay for the next turn). The worker calls it every turn so
     that requests do not pay for checkpoints. Returns (frames in the WAL, frames copied);
     None on PostgreSQL."""
-    if db.session.get_bind().dialect.name != "sqlite":
+    if dbutil.dialect() != "sqlite":
         return None
     _busy, frames, copied = db.session.connection().exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
     return frames, copied

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
-from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -49,13 +48,7 @@ def enqueue(messages: Iterable[Message], now: datetime) -> None:
              "instance_id": m.instance_id, "created_at": now, "not_before": now, "attempts": 0, "last_error": ""}
             for m in messages]
     if rows:
-        db.session.execute(_insert_new(db.session.get_bind().dialect.name), rows)
-
-
-@cache
-def _insert_new(dialect: str) -> sa.Insert:
-    """Built once per database kind: every notification queues mail."""
-    return dbutil.insert(OutboxMessage.__table__, dialect).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        db.session.execute(dbutil.insert_new_rows(OutboxMessage.__table__, "dedupe_key"), rows)
 
 
 def claim_next(now: datetime, after_id: int = 0) -> OutboxMessage | None:
