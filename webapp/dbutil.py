@@ -43,6 +43,19 @@ def has_row_locks() -> bool:
     return dialect() == "postgresql"
 
 
+def relock(obj: Any) -> None:
+    """Read ``obj``'s row again under ``FOR UPDATE`` (PostgreSQL; SQLite drops the clause), its
+    columns only: what it was loaded with (its version, contract, requester) stays loaded
+    instead of being read again, or, no longer referenced, dropped from the session and
+    fetched once more by the next reader."""
+    db.session.refresh(obj, attribute_names=_columns(type(obj)), with_for_update=True)
+
+
+@cache
+def _columns(model: type) -> tuple[str, ...]:
+    return tuple(attr.key for attr in sa.inspect(model).column_attrs)
+
+
 def like_pattern(text: str) -> str:
     """A LIKE pattern matching ``text`` anywhere, with ``%`` and ``_`` taken literally (escape ``\\``)."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

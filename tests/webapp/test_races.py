@@ -124,3 +124,34 @@ def test_an_approval_locks_and_rereads_a_request_the_worker_has_just_moved_on(ap
     actions = db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.instance_id == instance.id)).all()
     assert "task_reminded" in actions and "task_completed" in actions
     assert db.session.get(HumanTask, task.id).status == "completed"
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "postgresql"], indirect=True)
+def test_an_approval_of_a_task_another_approver_just_decided_names_them(app, world):
+    """The page has the task loaded as open; meanwhile a colleague decides it and commits.
+    Approving then is refused with the colleague's name, not run on the stale copy."""
+    colleague = accounts.create_user("approver_x", "承認者X", "Approver-pass-2026",
+                                     roles=["city_approver@dept:D-SHIMINZEI"])
+    db.session.commit()
+    colleague_id = colleague.id
+    instance = start_copying(world)
+    task = open_task(instance.id, "approve")
+    user = world.users["tanaka"]
+    engine.load_task(task.id, user)  # the page: the task as open, kept in this session
+
+    def decide() -> None:
+        with app.app_context():
+            from webapp.models import User
+
+            engine.complete(task.id, {"decision": "reject", "comment": "不備あり"}, db.session.get(User, colleague_id))
+            db.session.commit()
+            db.session.remove()
+
+    thread = threading.Thread(target=decide)
+    thread.start()
+    thread.join(timeout=60)
+    with pytest.raises(engine.TaskAlreadyDone) as refused:
+        engine.complete(task.id, {"decision": "approve"}, user)
+    assert "承認者X" in str(refused.value.message)
+    db.session.rollback()
+    assert db.session.scalars(sa.select(Decision.outcome)).all() == ["reject"]

@@ -31,7 +31,7 @@ from ..models.workflow import COMPLETED, OPEN, RUNNING
 from . import run, sandbox, store
 from .versions import latest_version
 from .errors import ConcurrentUpdate, NotAllowed, NotFound, ProcessFailed, RuleViolation, TaskAlreadyDone
-from .projection import sync_tasks
+from .projection import lock_open_rows, sync_tasks
 from .scripting import closed_days, diagram_functions, script_engine
 
 logger = logging.getLogger(__name__)
@@ -191,19 +191,19 @@ def complete(task_id: int, raw: Mapping[str, Any], user: User, *, from_html: boo
 
 def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool) -> HumanTask:
     task = load_task(task_id, user)
+    instance = task.instance
+    open_rows = None
     if dbutil.has_row_locks():
         # Lock order instance -> task everywhere (the timer worker too), so no deadlock on PostgreSQL.
         # Read again once locked: the worker may have moved the request on (a reminder, an
         # escalation) since the page loaded it, and acting on that copy would fail as a conflict.
-        instance = db.session.scalar(
-            sa.select(ProcessInstance).where(ProcessInstance.id == task.instance_id).with_for_update()
-            .execution_options(populate_existing=True))
-        task = db.session.scalar(sa.select(HumanTask).where(HumanTask.id == task.id).with_for_update()
-                                 .execution_options(populate_existing=True))
-    else:
-        # SQLite locks the whole database at the first write, not rows: reading the rows again
-        # would lock nothing. The instance's lock_version still makes a slower writer fail.
-        instance = task.instance
+        # The open rows read here are the ones the projection closes at the end.
+        dbutil.relock(instance)
+        open_rows = lock_open_rows(instance)
+        if task not in open_rows:
+            dbutil.relock(task)  # done meanwhile: who did it, and when, for the refusal
+    # On SQLite, which locks the whole database at the first write instead of rows, reading
+    # the rows again would lock nothing; the instance's lock_version makes a slower writer fail.
     check_may_complete(task, instance, user)
     definition = instance.definition
     form = form_for(definition, task.spec_id)
@@ -241,7 +241,7 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
                          "comment": decision.comment if decision else None,
                          "request_version": instance.request_version})
     _save(instance, definition, workflow, now, closed, completed_guid=task.task_guid, completed_by=user,
-          outcome=str(data.get("decision", "")), submitted=data, decision=decision)
+          outcome=str(data.get("decision", "")), submitted=data, decision=decision, open_rows=open_rows)
     logger.info("user %s completed task %s (%s) of instance %s", user.id, task.id, task.spec_id, instance.id)
     return task
 
@@ -330,7 +330,7 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
           closed: Collection[date], *,
           completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
           submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None,
-          decision: Any = None) -> None:
+          decision: Any = None, open_rows: list[HumanTask] | None = None) -> None:
     if workflow.is_completed() and instance.status == RUNNING:
         # The outcome first: reading the last decision flushes, and a flush after the new state is
         # assigned would write the instance twice (two lock_version bumps for one action).
@@ -346,6 +346,7 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
     instance.updated_at = now
     sync_tasks(instance, definition, run.ready_user_tasks(workflow), now, completed_guid=completed_guid,
                completed_by_id=completed_by.id if completed_by else None, outcome=outcome, submitted=submitted,
-               completed_unseen=completed_unseen, extra_closed=closed, on_new=notifications.task_created)
+               completed_unseen=completed_unseen, extra_closed=closed, on_new=notifications.task_created,
+               open_rows=open_rows)
     db.session.flush()
 

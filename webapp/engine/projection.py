@@ -22,19 +22,22 @@ from .run import ReadyTask
 def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: list[ReadyTask], now: datetime,
                *, completed_guid: str | None = None, completed_by_id: int | None = None, outcome: str = "",
                submitted: dict[str, Any] | None = None, completed_unseen: ReadyTask | None = None,
-               extra_closed: Collection[date] = (), on_new: Callable[[HumanTask], None] | None = None) -> list[HumanTask]:
+               extra_closed: Collection[date] = (), on_new: Callable[[HumanTask], None] | None = None,
+               open_rows: list[HumanTask] | None = None) -> list[HumanTask]:
     """Close rows no longer ready, open rows newly ready.
 
     ``completed_unseen`` is a task completed in the same action that made it ready (the
     request form at start): it never had an open row, so its completed row is written here,
     keeping "who did which step" complete for the history and for ``separate_from``.
+    ``open_rows``: the instance's open rows if the action already read them under its lock.
     """
-    open_rows = {row.task_guid: row for row in db.session.scalars(_open_rows_query(), {"instance_id": instance.id})}
-    if completed_unseen is not None and completed_unseen.guid not in open_rows:
+    by_guid = {row.task_guid: row for row in (open_rows if open_rows is not None else db.session.scalars(
+        _open_rows_query(), {"instance_id": instance.id}))}
+    if completed_unseen is not None and completed_unseen.guid not in by_guid:
         db.session.add(_row(instance, completed_unseen, now, status=DONE, completed_at=now,
                             completed_by_id=completed_by_id, outcome=outcome, submitted=submitted))
     ready_guids = {t.guid for t in ready}
-    for guid, row in open_rows.items():
+    for guid, row in by_guid.items():
         if guid in ready_guids:
             continue
         row.completed_at = now
@@ -46,7 +49,7 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
     created = []
     start_task = definition.meta.get("start_task")
     for task in ready:
-        if task.guid in open_rows:
+        if task.guid in by_guid:
             continue
         meta = definition.task_meta(task.spec_id)
         due = calendar.due_at(meta["due"], now, extra_closed) if meta.get("due") else None
@@ -61,10 +64,21 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
     return created
 
 
+def lock_open_rows(instance: ProcessInstance) -> list[HumanTask]:
+    """The instance's open rows, read again and locked (the caller holds the instance's lock,
+    which every writer of its rows takes first, so they are current and nobody waits on them)."""
+    return list(db.session.scalars(_locked_open_rows_query(), {"instance_id": instance.id}))
+
+
 @cache
 def _open_rows_query() -> sa.Select:
     """Built once (every action runs it): building a statement costs more than running it."""
     return sa.select(HumanTask).where(HumanTask.instance_id == sa.bindparam("instance_id"), HumanTask.status == OPEN)
+
+
+@cache
+def _locked_open_rows_query() -> sa.Select:
+    return _open_rows_query().with_for_update().execution_options(populate_existing=True)
 
 
 def _row(instance: ProcessInstance, task: ReadyTask, now: datetime, **values: Any) -> HumanTask:
