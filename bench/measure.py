@@ -129,6 +129,17 @@ def form_encoding(client, url: str) -> str:
     return "multipart/form-data" if 'enctype="multipart/form-data"' in tag else "application/x-www-form-urlencoded"
 
 
+def shown(client, response) -> None:
+    """Load the page a redirect leads to, untimed, as the browser does next. That page shows the
+    confirmation the action flashed and removes it from the session; a client that never
+    loaded it would carry every confirmation so far in its session cookie, and each request
+    would decode and re-sign a longer cookie (measured: 9.6 ms per approval at first, 16 ms
+    after 100)."""
+    page = client.get(response.headers["Location"])
+    if page.status_code != 200:
+        raise RuntimeError(f"after the redirect to {response.headers['Location']}: HTTP {page.status_code}")
+
+
 def complete(app, world: World, reps: int, warmup: int) -> dict[str, Any]:
     client = app.test_client()
     client.login(world.act_approver)
@@ -149,6 +160,7 @@ def complete(app, world: World, reps: int, warmup: int) -> dict[str, Any]:
                                f"{response.get_data(as_text=True)[:2000]}")
         if i >= warmup:
             samples.append(dt)
+        shown(client, response)
     world.act_tasks = tasks[need:]
     out = stats(samples)
     out["encoding"] = encoding
@@ -179,6 +191,7 @@ def start(app, world: World, reps: int, warmup: int) -> dict[str, Any]:
             raise RuntimeError(f"start: HTTP {response.status_code}\n{response.get_data(as_text=True)[:2000]}")
         if i >= warmup:
             samples.append(dt)
+        shown(client, response)
     with app.app_context():
         last = db.session.scalar(sa.select(ProcessInstance).order_by(ProcessInstance.id.desc()).limit(1))
         first_task = db.session.scalar(sa.select(HumanTask.spec_id).where(HumanTask.instance_id == last.id,

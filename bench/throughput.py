@@ -1,8 +1,10 @@
 """Approvals per second through gunicorn on PostgreSQL, with concurrent clients on loopback.
 
-gunicorn runs from the venv as a subprocess (``gunicorn webapp.wsgi:app``, the production entry point),
-configured only through the environment as in production (DATABASE_URL,
-SHODAKU_SECRET_KEY, SHODAKU_FILES_DIR): the app's real clock, JSON logs at INFO to a file.
+gunicorn runs from the venv as a subprocess exactly as production starts it
+(``gunicorn -c deploy/gunicorn.conf.py webapp.wsgi:app``), configured only through the
+environment (DATABASE_URL, SHODAKU_SECRET_KEY, SHODAKU_FILES_DIR, SHODAKU_BIND,
+SHODAKU_WEB_WORKERS…): the app's real clock, its JSON logs at INFO and gunicorn's JSON access
+log, both to a file.
 Each client is a thread with its own keep-alive connection and session: it logs in as its
 own approver, then completes its own share of pre-generated approvals until the time is up.
 """
@@ -41,7 +43,8 @@ class HttpClient:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, form: dict[str, Any] | None = None) -> tuple[int, dict[str, str], str]:
+    def request(self, method: str, path: str, form: dict[str, Any] | None = None, *,
+                keep_cookies: bool = True) -> tuple[int, dict[str, str], str]:
         headers = {"User-Agent": "shodaku-bench"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -60,7 +63,7 @@ class HttpClient:
                 if attempt:
                     raise
         data = response.read().decode("utf-8", "replace")
-        for header, value in response.getheaders():
+        for header, value in response.getheaders() if keep_cookies else ():
             if header.lower() == "set-cookie":
                 name, _, rest = value.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
@@ -89,12 +92,12 @@ def start_gunicorn(repo: Path, db_url: str, workdir: Path, workers: int, worker_
     log = workdir / "gunicorn.log"
     env = dict(os.environ)
     env.update({"DATABASE_URL": db_url, "SHODAKU_SECRET_KEY": secrets.token_hex(32),
-                "SHODAKU_FILES_DIR": str(workdir / "gunicorn-files")})
+                "SHODAKU_FILES_DIR": str(workdir / "gunicorn-files"), "SHODAKU_BIND": f"127.0.0.1:{port}",
+                "SHODAKU_WEB_WORKERS": str(workers), "SHODAKU_WEB_WORKER_CLASS": worker_class,
+                "SHODAKU_WEB_THREADS": str(threads)})
     env.update(extra_env or {})
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    cmd = [str(gunicorn), app_spec, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-           "--worker-class", worker_class, "--threads", str(threads), "--timeout", "120", "--chdir", str(repo),
-           "--log-level", "warning"]
+    cmd = [str(gunicorn), "-c", str(repo / "deploy" / "gunicorn.conf.py"), app_spec, "--chdir", str(repo)]
     out = open(log, "w")
     proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(repo), start_new_session=True)
     deadline = time.time() + 90
@@ -140,7 +143,8 @@ def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: lis
         for k in range(warm):
             client, token = sessions[k % clients]
             task_id = shares[k % clients].pop()
-            status, _, _ = client.request("POST", f"/tasks/{task_id}", {"decision": "approve", "csrf_token": token})
+            status, _, _ = client.request("POST", f"/tasks/{task_id}", {"decision": "approve", "csrf_token": token},
+                                          keep_cookies=False)
             if status != 302:
                 raise RuntimeError(f"warm-up approval of task {task_id}: HTTP {status}")
         latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -160,8 +164,12 @@ def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: lis
                 task_id = share.pop()
                 t = time.perf_counter()
                 try:
+                    # The session the approval's response sets differs from the one sent only by
+                    # its confirmation, which the next page a browser loads shows and removes:
+                    # kept, every confirmation so far would ride in each later request's cookie.
                     status, headers, body = client.request("POST", f"/tasks/{task_id}",
-                                                           {"decision": "approve", "csrf_token": token})
+                                                           {"decision": "approve", "csrf_token": token},
+                                                           keep_cookies=False)
                 except OSError as err:
                     errors[i].append(f"{task_id}: {err}")
                     continue

@@ -22,8 +22,7 @@ def record(instance: ProcessInstance, task: HumanTask, data: dict[str, Any], use
         outcome=str(data.get("decision", "")), comment=str(data.get("comment", "") or ""), decided_by_id=user.id,
         decided_at=at, request_version=instance.request_version, content=content, content_sha256=digest,
     )
-    db.session.add(decision)
-    db.session.flush()
+    db.session.add(decision)  # written with the action's next flush: nothing needs its id before
     return decision
 
 

@@ -31,7 +31,7 @@ from ..models.workflow import COMPLETED, OPEN, RUNNING
 from . import run, sandbox, store
 from .versions import latest_version
 from .errors import ConcurrentUpdate, NotAllowed, NotFound, ProcessFailed, RuleViolation, TaskAlreadyDone
-from .projection import lock_open_rows, sync_tasks
+from .projection import lock_open_rows, open_rows_of, sync_tasks
 from .scripting import closed_days, diagram_functions, script_engine
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
                  detail={"process": definition.key, "version": definition.version, "reference": instance.reference,
                          "request_version": 1})
     # The request form never had an inbox row (the instance is new): it is written as completed.
-    _save(instance, definition, workflow, now, closed, completed_unseen=first, completed_by=user, submitted=data)
+    _save(instance, definition, workflow, now, closed, completed_unseen=first, completed_by=user, submitted=data,
+          open_rows=[])  # a new request has no inbox rows yet
     logger.info("user %s started %s as instance %s on contract %s", user.id, definition.key, instance.id, contract.id)
     return instance
 
@@ -331,6 +332,8 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
           completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
           submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None,
           decision: Any = None, open_rows: list[HumanTask] | None = None) -> None:
+    if open_rows is None:
+        open_rows = open_rows_of(instance)
     if workflow.is_completed() and instance.status == RUNNING:
         # The outcome first: reading the last decision flushes, and a flush after the new state is
         # assigned would write the instance twice (two lock_version bumps for one action).

@@ -29,10 +29,9 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
     ``completed_unseen`` is a task completed in the same action that made it ready (the
     request form at start): it never had an open row, so its completed row is written here,
     keeping "who did which step" complete for the history and for ``separate_from``.
-    ``open_rows``: the instance's open rows if the action already read them under its lock.
+    ``open_rows``: the instance's open rows, if the action has read them (see :func:`open_rows_of`).
     """
-    by_guid = {row.task_guid: row for row in (open_rows if open_rows is not None else db.session.scalars(
-        _open_rows_query(), {"instance_id": instance.id}))}
+    by_guid = {row.task_guid: row for row in (open_rows if open_rows is not None else open_rows_of(instance))}
     if completed_unseen is not None and completed_unseen.guid not in by_guid:
         db.session.add(_row(instance, completed_unseen, now, status=DONE, completed_at=now,
                             completed_by_id=completed_by_id, outcome=outcome, submitted=submitted))
@@ -62,6 +61,13 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
         for row in created:
             on_new(row)
     return created
+
+
+def open_rows_of(instance: ProcessInstance) -> list[HumanTask]:
+    """The instance's open rows. Read them before changing the instance: the read flushes what
+    is pending, and flushing the instance on its own is a unit of work more than writing it
+    together with its rows."""
+    return list(db.session.scalars(_open_rows_query(), {"instance_id": instance.id}))
 
 
 def lock_open_rows(instance: ProcessInstance) -> list[HumanTask]:
