@@ -14,7 +14,7 @@ from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.util import identity_key
 
@@ -73,13 +73,25 @@ def render(template: str, user: User, **context: object) -> tuple[str, str]:
         return _render(template, user, **context)
 
 
-def _render(template: str, user: User, **context: object) -> tuple[str, str]:
-    """:func:`render` in the locale already in force."""
+def _render(template: str, user: User, gettext: Callable[..., str] | None = None, **context: object) -> tuple[str, str]:
+    """:func:`render` in the locale already in force; ``gettext``: that locale's :func:`_gettext`."""
     text = current_app.jinja_env.get_template(f"email/{template}.txt").render(
-        user=user, base_url=current_app.config["BASE_URL"], **context)
+        user=user, base_url=current_app.config["BASE_URL"], _=gettext or _gettext(), **context)
     first, _, body = text.lstrip().partition("\n")
     subject = first.removeprefix("Subject:").strip()
     return subject, body.strip() + "\n"
+
+
+def _gettext() -> Callable[..., str]:
+    """The templates' ``_`` for the locale in force. Flask-Babel's looks the catalogue up again
+    on every call, two thirds of a mail's rendering; a batch in one language needs it once."""
+    translations = get_translations()
+
+    def gettext(string: str, **variables: object) -> str:
+        text = translations.gettext(string)
+        return text % variables if variables else text
+
+    return gettext
 
 
 def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance | None, **context: object) -> int:
@@ -97,8 +109,9 @@ def send(users: Iterable[User], event: str, key: str, instance: ProcessInstance 
     wanted = [u for u in users if u.id not in held]
     for locale in sorted({u.locale or "ja" for u in wanted}):
         with force_locale(locale):  # switching language costs more than a message: once per language
+            gettext = _gettext()
             for user in (u for u in wanted if (u.locale or "ja") == locale):
-                subject, body = _render(event, user, instance=instance, **context)
+                subject, body = _render(event, user, gettext, instance=instance, **context)
                 messages.append(outbox.Message(
                     dedupe_key=f"{event}:{key}:{user.id}", kind=event, to_address=user.email, subject=subject,
                     body=body, recipient_id=user.id, instance_id=instance.id if instance else None))
