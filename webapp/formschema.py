@@ -17,7 +17,6 @@ Only fields the schema declares are kept: a form can never write other workflow 
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -97,17 +96,24 @@ FORMAT_CHECKER.checks("local-datetime")(_is_local_datetime)
 
 
 def resolve(schema: Mapping[str, Any], ctx: FormContext) -> dict[str, Any]:
-    """A copy of ``schema`` with every ``x-source`` turned into an ``enum`` with labels."""
-    resolved = copy.deepcopy(dict(schema))
-    for prop in resolved.get("properties", {}).values():
+    """``schema`` with every ``x-source`` turned into an ``enum`` with labels. The fields it
+    changes are new dicts; the rest is ``schema``'s own (a deployed version's: read, never
+    written), not a deep copy per request."""
+    resolved = dict(schema)
+    if "properties" not in resolved:
+        return resolved
+    properties = resolved["properties"] = dict(resolved["properties"])
+    for key, prop in properties.items():
         name = prop.get("x-source")
         if not name:
             continue
         options = ctx.options(name)
         values = [v for v, _ in options]
-        target = prop["items"] if prop.get("type") == "array" else prop
-        target["enum"] = values
-        prop["x-options"] = options
+        prop = properties[key] = {**prop, "x-options": options}
+        if prop.get("type") == "array":
+            prop["items"] = {**prop["items"], "enum": values}
+        else:
+            prop["enum"] = values
     return resolved
 
 

@@ -8,6 +8,8 @@ another contract's, expired or ended) cannot be recorded anywhere in the app.
 """
 from __future__ import annotations
 
+from functools import cache
+
 import sqlalchemy as sa
 
 from .. import clock
@@ -20,9 +22,14 @@ from ..models.subcontractors import APPROVED, Subcontractor
 def approved_subcontractors(ctx: FormContext) -> Options:
     """``("sub:<id>", "<company>（再委託先）")`` for each subcontractor covering today."""
     today = to_tokyo(clock.now()).date()
-    rows = db.session.scalars(
-        sa.select(Subcontractor).where(
-            Subcontractor.contract_id == ctx.contract.id, Subcontractor.status == APPROVED,
-            Subcontractor.starts_on <= today, Subcontractor.ends_on >= today)
-        .order_by(Subcontractor.id))
+    rows = db.session.scalars(_approved_query(), {"contract_id": ctx.contract.id, "today": today})
     return [(row.handler_key, f"{row.company}（再委託先）") for row in rows]
+
+
+@cache
+def _approved_query() -> sa.Select:
+    """Built once: the handlers of every copy or bring-in request are checked against it."""
+    return (sa.select(Subcontractor)
+            .where(Subcontractor.contract_id == sa.bindparam("contract_id"), Subcontractor.status == APPROVED,
+                   Subcontractor.starts_on <= sa.bindparam("today"), Subcontractor.ends_on >= sa.bindparam("today"))
+            .order_by(Subcontractor.id))
