@@ -129,6 +129,10 @@ def table(r: dict[str, Any]) -> str:
         lines.append(f"  {'throughput':<30} {tp['approvals_per_s']:>9.1f} approvals/s  {tp['server']}, "
                      f"{tp['clients']} clients, {tp['seconds']} s, latency median {tp['latency_ms'].get('median')} ms "
                      f"p95 {tp['latency_ms'].get('p95')} ms, errors={tp['errors']}, load={tp['load1_after']}")
+        cpu = tp.get("cpu_ms_per_approval")
+        if cpu:
+            lines.append(f"  {'  CPU per approval':<30} " + ", ".join(f"{k} {v} ms" for k, v in cpu.items())
+                         + f" (all CPUs {tp['cpu_busy']:.0%} busy)")
     elif tp:
         lines.append(f"  throughput: {tp}")
     ns = r.get("sqlite_without_statistics")

@@ -29,6 +29,34 @@ from .appctx import PASSWORD
 from .measure import stats
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float] | None:
+    """CPU time (user + system) used so far by the web server (its master and workers), by the
+    PostgreSQL server's processes and by this process (the clients), from ``/proc``; None where
+    there is no ``/proc``. Where the CPU of an approval goes, beside how many there were."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"web": 0.0, "postgresql": 0.0, "clients": 0.0}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        pid, ppid, used = int(entry.name), int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if pid == server_pid or ppid == server_pid:
+            totals["web"] += used
+        elif name == "postgres":
+            totals["postgresql"] += used
+        elif pid == os.getpid():
+            totals["clients"] += used
+    return totals
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -184,11 +212,13 @@ def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: lis
             th.start()
         load_before = os.getloadavg()[0]
         stop_at[0] = time.perf_counter() + duration
+        cpu_before = cpu_seconds(proc.pid)
         t0 = time.perf_counter()
         barrier.wait()
         for th in threads_:
             th.join()
         elapsed = time.perf_counter() - t0
+        cpu_after = cpu_seconds(proc.pid)
         done = sum(len(x) for x in latencies)
         all_errors = [e for x in errors for e in x]
         result = {
@@ -199,6 +229,10 @@ def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: lis
             "clients": clients, "load1_before": round(load_before, 2), "load1_after": round(os.getloadavg()[0], 2),
             "log": str(log),
         }
+        if cpu_before and cpu_after and done:
+            used = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
+            result["cpu_ms_per_approval"] = {k: round(v / done * 1000, 2) for k, v in used.items()}
+            result["cpu_busy"] = round(sum(used.values()) / (elapsed * (os.cpu_count() or 1)), 2)
     finally:
         stop_gunicorn(proc)
     return result
