@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 def specs_of(definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
     """The version's parsed specs (cached per sha256, DESIGN rule 5)."""
-    return store.specs_for(definition.sha256, definition.bpmn, definition.key, current_app.config["BPMN_MAX_BYTES"])
+    return store.specs_for(definition.sha256, lambda: definition.bpmn, definition.key,
+                           current_app.config["BPMN_MAX_BYTES"])
 
 
 def form_for(definition: ProcessDefinition, spec_id: str) -> dict[str, Any] | None:

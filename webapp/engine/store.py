@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -66,13 +67,14 @@ def serializer() -> BpmnWorkflowSerializer:
     return _SERIALIZER
 
 
-def specs_for(sha256: str, bpmn: bytes, key: str, max_bytes: int) -> tuple[Any, dict[str, Any]]:
-    """Parsed specs of one deployed version, parsed on first use."""
+def specs_for(sha256: str, bpmn: bytes | Callable[[], bytes], key: str, max_bytes: int) -> tuple[Any, dict[str, Any]]:
+    """Parsed specs of one deployed version, parsed on first use. ``bpmn``: the diagram, or what
+    reads it (called on first use only: a version's BPMN is not read from the database to be ignored)."""
     with _LOCK:
         if sha256 in _SPECS:
             _SPECS.move_to_end(sha256)
             return _SPECS[sha256]
-    return remember(sha256, build_specs(read_xml(bpmn, max_bytes), key))
+    return remember(sha256, build_specs(read_xml(bpmn() if callable(bpmn) else bpmn, max_bytes), key))
 
 
 def remember(sha256: str, specs: tuple[Any, dict[str, Any]]) -> tuple[Any, dict[str, Any]]:

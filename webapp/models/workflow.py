@@ -37,7 +37,9 @@ class ProcessDefinition(db.Model):
     key: so.Mapped[str] = so.mapped_column(sa.String(80), index=True)
     version: so.Mapped[int]
     name: so.Mapped[str] = so.mapped_column(sa.String(200))
-    bpmn: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
+    # Read only when a process parses the version for the first time (its specs are then cached)
+    # or the diagram is shown: every task and request loads its version, not its 20-40 KB of XML.
+    bpmn: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary, deferred=True)
     sha256: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
     forms: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
     meta: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
