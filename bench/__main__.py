@@ -116,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         gc.freeze()
 
+        floor = measure.Floor(app, world)
         if "floor" not in skip:
-            results["engine_floor_ms"] = measure.engine_floor(app, world, reps)
+            results["engine_floor_ms"] = measure.engine_floor(floor, reps)
             say(f"engine_floor_ms {results['engine_floor_ms']['median']} / {results['engine_floor_ms']['p95']}")
         if backend == "sqlite" and "nostats" not in skip:
             nreps = max(20, reps // 10)
@@ -150,14 +151,14 @@ def main(argv: list[str] | None = None) -> int:
             say(f"nothing_due_ms {results['nothing_due_ms']['run_once']['median']} / "
                 f"{results['nothing_due_ms']['run_once']['p95']}")
         if "complete" not in skip:
-            results["complete_ms"] = measure.complete(app, world, reps, warmup)
+            results["complete_ms"] = measure.complete(app, world, reps, warmup, floor)
             say(f"complete_ms {results['complete_ms']['median']} / {results['complete_ms']['p95']}")
         if "start" not in skip:
-            results["start_ms"] = measure.start(app, world, reps, warmup)
+            results["start_ms"] = measure.start(app, world, reps, warmup, floor)
             say(f"start_ms {results['start_ms']['median']} / {results['start_ms']['p95']}")
         if "sweep" not in skip:
             say(f"sweep: {sizes.sweep:,} escalations due")
-            results["sweep"] = measure.sweep(app, clock, world, sizes.sweep)
+            results["sweep"] = measure.sweep(app, clock, world, sizes.sweep, floor)
             say(f"sweep {results['sweep']['total_s']} s, {results['sweep']['per_task_total_ms']} ms/task")
         with app.app_context():
             from webapp.extensions import db
@@ -200,16 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"kept: {workdir} {made_pg}")
 
-    floor = (results.get("engine_floor_ms") or {}).get("median")
-    results["ratios"] = {}
-    if floor:
-        for name in ("complete", "start"):
-            med = (results.get(f"{name}_ms") or {}).get("median")
-            if med is not None:
-                results["ratios"][f"{name}_over_floor"] = round(med / floor, 2)
-        sweep = results.get("sweep")
-        if sweep:
-            results["ratios"]["sweep_per_task_over_floor"] = round(sweep["per_task_total_ms"] / floor, 2)
+    results["ratios"] = report.ratios(results)
     results["targets"] = report.targets(results)
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["machine"]["uptime_end"] = report.uptime()

@@ -63,15 +63,33 @@ def _get(d: dict[str, Any], *path: str) -> Any:
     return d
 
 
+def floor_for(r: dict[str, Any], figure: str) -> float | None:
+    """The floor a figure is judged against: the floor runs taken between its own samples when it
+    has them (the machine's speed drifts over a run: ratios compare like with like), else the
+    floor block measured first."""
+    return _get(r, figure, "floor_between_ms", "median") or _get(r, "engine_floor_ms", "median")
+
+
+def ratios(r: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for name, figure, value in (("complete_over_floor", "complete_ms", _get(r, "complete_ms", "median")),
+                                ("start_over_floor", "start_ms", _get(r, "start_ms", "median")),
+                                ("sweep_per_task_over_floor", "sweep", _get(r, "sweep", "per_task_total_ms"))):
+        floor = floor_for(r, figure)
+        if value is not None and floor:
+            out[name] = round(value / floor, 2)
+    return out
+
+
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with the figure it is judged on and whether it was met."""
-    floor = _get(r, "engine_floor_ms", "median")
     out = []
 
     def add(name: str, value: Any, limit: Any, ok: bool | None) -> None:
         out.append({"target": name, "value": value, "limit": limit, "met": ok})
 
     c_med, c_p95 = _get(r, "complete_ms", "median"), _get(r, "complete_ms", "p95")
+    floor = floor_for(r, "complete_ms")
     if c_med is not None and floor:
         add(f"complete_ms median <= 3 x engine_floor_ms ({r['backend']})", c_med, round(3 * floor, 3), c_med <= 3 * floor)
     if c_p95 is not None:
@@ -82,6 +100,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             add(f"inbox_ms p95 < 50 ms, {who} ({_get(r, 'inbox_ms', who, 'visible_open_tasks')} visible)", p95, 50,
                 p95 < 50)
     per = _get(r, "sweep", "per_task_total_ms")
+    floor = floor_for(r, "sweep")
     if per is not None and floor:
         add("sweep per escalated task <= 3 x engine_floor_ms", per, round(3 * floor, 3), per <= 3 * floor)
     nd = _get(r, "nothing_due_ms", "run_once", "p95")
@@ -95,7 +114,6 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 def table(r: dict[str, Any]) -> str:
     lines = []
-    floor = _get(r, "engine_floor_ms", "median")
 
     def row(name: str, d: dict[str, Any] | None, how: str, unit: str = "ms") -> None:
         if not d or "median" not in d:
@@ -145,9 +163,14 @@ def table(r: dict[str, Any]) -> str:
         sample = ns.get("sweep_sample") or {}
         lines.append(f"    {'sweep per task':<28} {sample.get('per_task_ms')} ms over {sample.get('instances_advanced')} "
                      f"escalations, load={sample.get('load1')}")
-    if floor:
+    if r.get("ratios"):
+        between = ", ".join(f"{name} {_get(r, key, 'floor_between_ms', 'median')}"
+                            for name, key in (("complete", "complete_ms"), ("start", "start_ms"), ("sweep", "sweep"))
+                            if _get(r, key, "floor_between_ms"))
         lines.append(f"  ratios: complete/floor = {r['ratios'].get('complete_over_floor')}, "
-                     f"start/floor = {r['ratios'].get('start_over_floor')}")
+                     f"start/floor = {r['ratios'].get('start_over_floor')}, "
+                     f"sweep/floor = {r['ratios'].get('sweep_per_task_over_floor')}"
+                     + (f" (floor runs between the samples: {between} ms)" if between else ""))
     lines.append("  targets:")
     for t in r.get("targets", []):
         mark = "MET " if t["met"] else "MISS"
