@@ -320,10 +320,10 @@ def sweep(app, clock, world: World, expected: int, floor: Floor | None = None) -
         between: list[float] = []
         original = actions.fire_timers_of
 
-        def timed_fire(instance_id, now, closed=None):
+        def timed_fire(instance_id, now, closed=None, **kwargs):
             t = time.perf_counter()
             try:
-                return original(instance_id, now, closed)
+                return original(instance_id, now, closed, **kwargs)
             finally:
                 timer_time[0] += time.perf_counter() - t
                 calls[0] += 1

@@ -46,6 +46,8 @@ class Context:
     role_holders: Callable[[str], list[Any]] = field(default=lambda role: [])
     # Everyone who may act on a task row (lane role holders plus added candidates).
     task_candidates: Callable[[Any], list[Any]] = field(default=lambda task: [])
+    # The instance's open inbox row of a step (its BPMN id), or None: what reminders and escalations act on.
+    open_task: Callable[[str], Any] = field(default=lambda spec_id: None)
 
 
 def _discover() -> None:

@@ -17,22 +17,10 @@ from webapp.models import HumanTask, TaskCandidate
 from . import Context, handler
 
 
-def _open_task(ctx: Context, spec_id: str) -> HumanTask | None:
-    return ctx.session.scalar(_open_task_query(), {"instance_id": ctx.instance.id, "spec_id": spec_id})
-
-
-# Built once: a sweep runs these for every overdue task.
-
-@cache
-def _open_task_query() -> sa.Select:
-    return (sa.select(HumanTask).where(HumanTask.instance_id == sa.bindparam("instance_id"),
-                                       HumanTask.spec_id == sa.bindparam("spec_id"), HumanTask.status == "open")
-            .order_by(HumanTask.id.desc()).limit(1))
-
-
 @cache
 def _set_level() -> sa.Update:
-    """A plain statement, not a flush of the loaded row: one column of one row to write."""
+    """A plain statement, not a flush of the loaded row: one column of one row to write (built
+    once: a sweep runs it for every overdue task)."""
     return (sa.update(HumanTask.__table__).where(HumanTask.id == sa.bindparam("task_id"))
             .values(escalation_level=sa.bindparam("level")))
 
@@ -41,7 +29,7 @@ def _set_level() -> sa.Update:
 @handler("remind")
 def remind(ctx: Context, task: str) -> dict[str, Any]:
     """Tell everyone who may act on the overdue task ``task`` (a BPMN id) that it is overdue."""
-    row = _open_task(ctx, task)
+    row = ctx.open_task(task)
     if row is None:
         return {"reminded": 0}
     people = ctx.task_candidates(row)
@@ -53,7 +41,7 @@ def remind(ctx: Context, task: str) -> dict[str, Any]:
 @handler("escalate")
 def escalate(ctx: Context, task: str, role: str, level: int) -> dict[str, Any]:
     """Add the holders of ``role`` as candidates of the overdue task; the original people keep it."""
-    row = _open_task(ctx, task)
+    row = ctx.open_task(task)
     if row is None:
         return {"escalated": 0}
     people = ctx.role_holders(role)

@@ -129,7 +129,8 @@ def _fire_together(instance_ids: list[int], now, closed) -> tuple[int, int]:
     contained to its own instance.
     """
     try:
-        advanced = sum(bool(engine.fire_timers_of(instance_id, now, closed)) for instance_id in instance_ids)
+        advanced = sum(bool(engine.fire_timers_of(instance.id, now, closed, instance=instance))
+                       for instance in engine.lock_due(instance_ids, now))
         db.session.commit()
         return advanced, 0
     except Exception:  # whatever it was, the one-by-one pass meets it again and records it

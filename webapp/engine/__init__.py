@@ -8,7 +8,8 @@ Everything else speaks to it in domain words::
     wrong_process(found, key)                -> the problem "this editor is for another process"
     start(process_key, contract, data, user) -> ProcessInstance
     complete(task_id, data, user)            -> HumanTask
-    due_instances(now) / fire_timers_of(id, now, closed_days()) -> the worker's timer sweep (webapp.worker batches it)
+    due_instances(now) / lock_due(ids, now) / fire_timers_of(id, now, closed_days(), instance=...)
+                                             -> the worker's timer sweep (webapp.worker batches it)
 
 Modules: ``xmlsafe`` (hostile XML), ``parse`` (diagram -> specs + metadata + problems),
 ``sandbox`` (expressions and scripts), ``run`` (one workflow in memory), ``store``
@@ -22,7 +23,7 @@ from typing import Any
 # (used by forms and queries) does not import the verbs, which import those same modules.
 _EXPORTS = {
     "check_may_complete": "actions", "complete": "actions", "due_instances": "actions", "fire_timers_of": "actions",
-    "postpone_failed_timer": "actions", "fire_due_timers": "actions", "form_for": "actions",
+    "lock_due": "actions", "postpone_failed_timer": "actions", "fire_due_timers": "actions", "form_for": "actions",
     "load_task": "actions", "start": "actions", "why_not": "actions",
     "deploy": "versions", "latest_version": "versions", "latest_versions": "versions", "validate": "versions",
     "read_diagram": "versions", "wrong_process": "versions",

@@ -225,7 +225,8 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
         # city waits for this one: it comes after all the reading and loading it does not need.
         decision = decisions.record(instance, task, data, user, now)
     workflow.script_engine = script_engine(instance=instance, actor_id=user.id, now=now, closed=closed,
-                                           decision=decision, notify=notifications.notifier(instance))
+                                           decision=decision, notify=notifications.notifier(instance),
+                                           open_rows=open_rows)
     if task.spec_id == definition.meta.get("start_task"):
         instance.request_version += 1
         instance.request_data = data
@@ -266,32 +267,44 @@ def due_instances(now: datetime, limit: int = 500) -> list[int]:
         .order_by(ProcessInstance.next_timer_at).limit(limit)))
 
 
-def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | None = None) -> int:
+def lock_due(instance_ids: list[int], now: datetime) -> list[ProcessInstance]:
+    """Those of the instances still due at ``now``, locked ``FOR UPDATE SKIP LOCKED``
+    (PostgreSQL) and read again, in one statement for a batch of the sweep: another worker,
+    or a person acting on one, may have moved it on meanwhile; it is then left out."""
+    return list(db.session.scalars(_due_instances_query(), {"ids": instance_ids, "now": now}))
+
+
+def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | None = None, *,
+                   instance: ProcessInstance | None = None) -> int:
     """Fire one instance's due timers and run what follows; returns how many fired.
 
     ``closed``: the :func:`closed_days` of the sweep, read once for all its instances (read here if not given).
+    ``instance``: the instance as :func:`lock_due` returned it; else it is locked here the same
+    way, and if it is no longer due (see :func:`lock_due`) nothing happens.
 
-    One instance per transaction, so one failing diagram cannot hold back the others. The
-    instance is locked ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and checked again: another
-    worker, or a person acting on it, may have moved it on meanwhile; then nothing happens.
+    The caller commits, one instance or a batch at a time (the worker: :mod:`webapp.worker`).
 
     :raise ProcessFailed: a step after the timer failed; the caller rolls back and records it
     """
-    instance = db.session.scalar(_due_instance_query(), {"instance_id": instance_id, "now": now})
     if instance is None:
-        return 0
+        instance = db.session.scalar(_due_instance_query(), {"instance_id": instance_id, "now": now})
+        if instance is None:
+            return 0
     definition = instance.definition
     spec, subprocess_specs = specs_of(definition)
     workflow = store.loads(instance.state, spec, subprocess_specs)
     closed = closed_days() if closed is None else closed
+    # Read before the timers run: the reminder or escalation they lead to acts on one of them,
+    # and the projection closes or keeps them at the end.
+    open_rows = open_rows_of(instance)
     workflow.script_engine = script_engine(instance=instance, actor_id=None, now=now, closed=closed,
-                                           notify=notifications.notifier(instance))
+                                           notify=notifications.notifier(instance), open_rows=open_rows)
     try:
         fired = _run(lambda: run.fire_due_timers(workflow, now))
         if fired:
             audit.record("timers_fired", actor_id=None, instance_id=instance.id, contract_id=instance.contract_id,
                          detail={"count": fired})
-        _save(instance, definition, workflow, now, closed)
+        _save(instance, definition, workflow, now, closed, open_rows=open_rows)
     except StaleDataError as err:
         raise ConcurrentUpdate() from err
     return fired
@@ -299,12 +312,23 @@ def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | N
 
 @cache
 def _due_instance_query() -> sa.Select:
-    """Built once (a sweep runs it per instance). The contract comes along (handlers read it);
-    the version does not: a sweep's instances share a few versions, which the session then
-    already holds, and joining would read each version's BPMN again for every instance."""
+    """Built once (the sweep runs it). The contract comes along (handlers read it); the version
+    does not: a sweep's instances share a few versions, which the session then already holds,
+    and joining would read each version again for every instance."""
     return (sa.select(ProcessInstance)
             .where(ProcessInstance.id == sa.bindparam("instance_id"),
                    ProcessInstance.next_timer_at <= sa.bindparam("now"), ProcessInstance.status == RUNNING)
+            .options(so.joinedload(ProcessInstance.contract))
+            .with_for_update(skip_locked=True, of=ProcessInstance).execution_options(populate_existing=True))
+
+
+@cache
+def _due_instances_query() -> sa.Select:
+    """:func:`_due_instance_query` for a batch, in id order."""
+    return (sa.select(ProcessInstance)
+            .where(ProcessInstance.id.in_(sa.bindparam("ids", expanding=True)),
+                   ProcessInstance.next_timer_at <= sa.bindparam("now"), ProcessInstance.status == RUNNING)
+            .order_by(ProcessInstance.id)
             .options(so.joinedload(ProcessInstance.contract))
             .with_for_update(skip_locked=True, of=ProcessInstance).execution_options(populate_existing=True))
 
@@ -314,7 +338,8 @@ def fire_due_timers(now: datetime, *, limit: int = 500) -> int:
     worker calls :func:`fire_timers_of` itself, a few instances per transaction). Returns
     instances advanced."""
     closed = closed_days()
-    return sum(bool(fire_timers_of(instance_id, now, closed)) for instance_id in due_instances(now, limit))
+    return sum(bool(fire_timers_of(instance.id, now, closed, instance=instance))
+               for instance in lock_due(due_instances(now, limit), now))
 
 
 def postpone_failed_timer(instance_id: int, now: datetime, error: Exception, retry_after_minutes: int = 15) -> None:

@@ -63,6 +63,20 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
     return created
 
 
+def open_row(instance: ProcessInstance, spec_id: str, open_rows: list[HumanTask] | None = None) -> HumanTask | None:
+    """The instance's open row of step ``spec_id`` (the newest, should a loop have made two),
+    from ``open_rows`` if the action has read them, else from the database."""
+    if open_rows is None:
+        return db.session.scalar(_open_row_query(), {"instance_id": instance.id, "spec_id": spec_id})
+    return max((row for row in open_rows if row.spec_id == spec_id), key=lambda row: row.id, default=None)
+
+
+@cache
+def _open_row_query() -> sa.Select:
+    return (_open_rows_query().where(HumanTask.spec_id == sa.bindparam("spec_id"))
+            .order_by(HumanTask.id.desc()).limit(1))
+
+
 def open_rows_of(instance: ProcessInstance) -> list[HumanTask]:
     """The instance's open rows. Read them before changing the instance: the read flushes what
     is pending, and flushing the instance on its own is a unit of work more than writing it

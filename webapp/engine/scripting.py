@@ -19,7 +19,7 @@ import handlers
 from .. import access, audit
 from ..extensions import db
 from ..models.preferences import ClosedDay
-from . import calendar, sandbox
+from . import calendar, projection, sandbox
 from .run import SandboxEnvironment, SandboxScriptEngine
 
 logger = logging.getLogger(__name__)
@@ -68,8 +68,10 @@ def diagram_functions(now: datetime, extra_closed: Collection[date] = ()) -> dic
 
 
 def script_engine(*, instance: Any, actor_id: int | None, now: datetime, closed: Collection[date],
-                  decision: Any = None, notify: Callable[..., None]) -> SandboxScriptEngine:
-    """``closed``: the action's :func:`closed_days`, for ``deadline(...)`` in timers."""
+                  decision: Any = None, notify: Callable[..., None], open_rows: list[Any] | None = None
+                  ) -> SandboxScriptEngine:
+    """``closed``: the action's :func:`closed_days`, for ``deadline(...)`` in timers; ``open_rows``:
+    the instance's open inbox rows if the action has read them (handlers then find theirs there)."""
     def call_service(name: str, params: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
         handler = handlers.REGISTRY.get(name)
         if handler is None:  # deploy refuses this; an old version could still name a removed handler
@@ -82,7 +84,8 @@ def script_engine(*, instance: Any, actor_id: int | None, now: datetime, closed:
         ctx = handlers.Context(session=db.session, instance=instance, actor_id=actor_id, now=now,
                                data=dict(data), decision=decision, notify=notify, audit=record,
                                role_holders=lambda role: access.role_holders(role, instance.contract),
-                               task_candidates=access.candidates)
+                               task_candidates=access.candidates,
+                               open_task=lambda spec_id: projection.open_row(instance, spec_id, open_rows))
         logger.info("service %s for instance %s", name, instance.id)
         return handler(ctx, **params)
 
