@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from webapp.models import CopyRecord
@@ -22,12 +24,16 @@ def register_copy(ctx: Context, assets: list[int], copies: int, medium: str, loc
     """
     require_approval(ctx, _l("A copy can only be registered after the city's written consent."))
     require_contract_assets(ctx, assets)
-    record = CopyRecord(
+    record_id = ctx.session.execute(_insert(), dict(
         contract_id=ctx.instance.contract_id, instance_id=ctx.instance.id, decision_number=ctx.decision.number,
         asset_ids=list(assets), description=purpose, copies=int(copies), medium=medium, location=location,
         handlers=list(handlers), destruction_due=date.fromisoformat(destruction_due),
-    )
-    ctx.session.add(record)
-    ctx.session.flush()
-    ctx.audit("copy_registered", {"copy_record": record.id, "decision": ctx.decision.number})
-    return {"copy_record_id": record.id}
+    )).scalar_one()
+    ctx.audit("copy_registered", {"copy_record": record_id, "decision": ctx.decision.number})
+    return {"copy_record_id": record_id}
+
+
+@cache
+def _insert() -> sa.Insert:
+    """A row to write and its id: no object for the session to track (built once)."""
+    return sa.insert(CopyRecord.__table__).returning(CopyRecord.id)

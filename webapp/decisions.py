@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,13 +18,20 @@ def record(instance: ProcessInstance, task: HumanTask, data: dict[str, Any], use
     """Number and store a decision on the request as it stands (its current version and content)."""
     content = {"request": instance.request_data, "decision": data}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-    decision = Decision(
+    values = dict(
         number=numbering.decision_number(at), instance_id=instance.id, human_task_id=task.id, task_title=task.title,
         outcome=str(data.get("decision", "")), comment=str(data.get("comment", "") or ""), decided_by_id=user.id,
         decided_at=at, request_version=instance.request_version, content=content, content_sha256=digest,
     )
-    db.session.add(decision)  # written with the action's next flush: nothing needs its id before
-    return decision
+    # A row to write, not an object the session has to track and flush: the action and its
+    # handlers read the decision's fields (number, outcome, content), never its id.
+    db.session.execute(_insert(), values)
+    return Decision(**values)
+
+
+@cache
+def _insert() -> sa.Insert:
+    return sa.insert(Decision.__table__)
 
 
 def for_instance(instance_id: int) -> list[Decision]:
