@@ -158,7 +158,10 @@ def shown(client, response) -> None:
         raise RuntimeError(f"after the redirect to {response.headers['Location']}: HTTP {page.status_code}")
 
 
-def complete(app, world: World, reps: int, warmup: int, floor: Floor | None = None) -> dict[str, Any]:
+def complete(app, world: World, reps: int, warmup: int, floor: Floor | None = None, *,
+             after: Callable[[Any, Any], None] | None = None) -> dict[str, Any]:
+    """``after``: what follows each POST (default :func:`shown`)."""
+    after = after or shown
     client = app.test_client()
     client.login(world.act_approver)
     token = client.csrf_fields("/auth/settings")["csrf_token"]
@@ -179,7 +182,7 @@ def complete(app, world: World, reps: int, warmup: int, floor: Floor | None = No
                                f"{response.get_data(as_text=True)[:2000]}")
         if i >= warmup:
             samples.append(dt)
-        shown(client, response)
+        after(client, response)
         if floor is not None and i >= warmup and i % 5 == 0:
             between += floor.between()
     world.act_tasks = tasks[need:]
@@ -191,7 +194,10 @@ def complete(app, world: World, reps: int, warmup: int, floor: Floor | None = No
     return out
 
 
-def start(app, world: World, reps: int, warmup: int, floor: Floor | None = None) -> dict[str, Any]:
+def start(app, world: World, reps: int, warmup: int, floor: Floor | None = None, *,
+          after: Callable[[Any, Any], None] | None = None) -> dict[str, Any]:
+    """``after``: what follows each POST (default :func:`shown`)."""
+    after = after or shown
     from webapp.extensions import db
     from webapp.models import Asset, HumanTask, ProcessInstance
 
@@ -215,7 +221,7 @@ def start(app, world: World, reps: int, warmup: int, floor: Floor | None = None)
             raise RuntimeError(f"start: HTTP {response.status_code}\n{response.get_data(as_text=True)[:2000]}")
         if i >= warmup:
             samples.append(dt)
-        shown(client, response)
+        after(client, response)
         if floor is not None and i >= warmup and i % 5 == 0:
             between += floor.between()
     with app.app_context():
