@@ -1,6 +1,8 @@
 """Every path through copying_consent.bpmn, driven through the engine verbs the views use."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -8,8 +10,9 @@ from tests.helpers import open_task
 from tests.processes.flows import act, outbox, remind_then_escalate
 from webapp import accounts, engine, worker
 from webapp.extensions import db
+from webapp import formschema
 from webapp.formschema import FormInvalid
-from webapp.models import CopyRecord, Decision, ProcessInstance
+from webapp.models import Asset, CopyRecord, Decision, ProcessInstance
 
 
 def request_data(world, **overrides):
@@ -150,6 +153,23 @@ def test_assets_of_another_contract_are_refused(world):
         engine.start("copying_consent", world.zei, request_data(world, assets=foreign), world.users["kobayashi"])
     db.session.rollback()
     assert "assets" in refused.value.errors
+
+
+def test_one_contracts_options_never_stay_in_the_form_another_contract_is_shown(world):
+    """Resolving a form's registers for a contract writes into a copy, never into the deployed
+    form that every later request of every contract starts from."""
+    definition = engine.latest_version("copying_consent")
+    schema = engine.form_for(definition, definition.meta["start_task"])
+    deployed = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+    zei = formschema.resolve(schema, formschema.FormContext(world.zei, world.users["kobayashi"]))
+    kai = formschema.resolve(schema, formschema.FormContext(world.kai, world.users["ito"]))
+    assert json.dumps(schema, sort_keys=True, ensure_ascii=False) == deployed
+    def assets_of(contract) -> set[int]:
+        return set(db.session.scalars(sa.select(Asset.id).where(Asset.contract_id == contract.id)))
+
+    assert set(zei["properties"]["assets"]["items"]["enum"]) == assets_of(world.zei)
+    assert set(kai["properties"]["assets"]["items"]["enum"]) == assets_of(world.kai)
+    assert not set(zei["properties"]["handlers"]["items"]["enum"]) & set(kai["properties"]["handlers"]["items"]["enum"])
 
 
 def test_a_contractor_cannot_start_on_another_contract(world):
