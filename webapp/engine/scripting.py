@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,7 +45,7 @@ class ClosedDays(Collection[date]):
     def _all(self) -> set[date]:
         if self._days is None:
             with db.session.no_autoflush:  # read mid-run: the action's pending rows are written once, at its end
-                self._days = self._configured | set(db.session.scalars(sa.select(ClosedDay.day)))
+                self._days = self._configured | set(db.session.scalars(_closed_days_query()))
         return self._days
 
     def __contains__(self, day: object) -> bool:
@@ -55,6 +56,12 @@ class ClosedDays(Collection[date]):
 
     def __len__(self) -> int:
         return len(self._all())
+
+
+@cache
+def _closed_days_query() -> sa.Select:
+    """Built once: every request that sets a deadline reads the closed days."""
+    return sa.select(ClosedDay.day)
 
 
 def diagram_functions(now: datetime, extra_closed: Collection[date] = ()) -> dict[str, Callable[..., Any]]:
