@@ -45,9 +45,9 @@ def has_row_locks() -> bool:
 
 def relock(obj: Any) -> None:
     """Read ``obj``'s row again under ``FOR UPDATE`` (PostgreSQL; SQLite drops the clause), its
-    columns only: what it was loaded with (its version, contract, requester) stays loaded
-    instead of being read again, or, no longer referenced, dropped from the session and
-    fetched once more by the next reader."""
+    columns only. The objects it was loaded with (a request's version, contract and requester)
+    stay as they are; reading the whole object again would let go of them, and the next use of
+    each would read it once more."""
     db.session.refresh(obj, attribute_names=_columns(type(obj)), with_for_update=True)
 
 
