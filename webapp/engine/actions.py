@@ -287,7 +287,7 @@ def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | N
     :raise ProcessFailed: a step after the timer failed; the caller rolls back and records it
     """
     if instance is None:
-        instance = db.session.scalar(_due_instance_query(), {"instance_id": instance_id, "now": now})
+        instance = next(iter(lock_due([instance_id], now)), None)
         if instance is None:
             return 0
     definition = instance.definition
@@ -311,20 +311,10 @@ def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | N
 
 
 @cache
-def _due_instance_query() -> sa.Select:
+def _due_instances_query() -> sa.Select:
     """Built once (the sweep runs it). The contract comes along (handlers read it); the version
     does not: a sweep's instances share a few versions, which the session then already holds,
     and joining would read each version again for every instance."""
-    return (sa.select(ProcessInstance)
-            .where(ProcessInstance.id == sa.bindparam("instance_id"),
-                   ProcessInstance.next_timer_at <= sa.bindparam("now"), ProcessInstance.status == RUNNING)
-            .options(so.joinedload(ProcessInstance.contract))
-            .with_for_update(skip_locked=True, of=ProcessInstance).execution_options(populate_existing=True))
-
-
-@cache
-def _due_instances_query() -> sa.Select:
-    """:func:`_due_instance_query` for a batch, in id order."""
     return (sa.select(ProcessInstance)
             .where(ProcessInstance.id.in_(sa.bindparam("ids", expanding=True)),
                    ProcessInstance.next_timer_at <= sa.bindparam("now"), ProcessInstance.status == RUNNING)
