@@ -25,7 +25,6 @@ def _set_level() -> sa.Update:
             .values(escalation_level=sa.bindparam("level")))
 
 
-
 @handler("remind")
 def remind(ctx: Context, task: str) -> dict[str, Any]:
     """Tell everyone who may act on the overdue task ``task`` (a BPMN id) that it is overdue."""

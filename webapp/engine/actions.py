@@ -105,7 +105,7 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
     spec, subprocess_specs = specs_of(definition)
     closed = closed_days()
     engine = script_engine(instance=instance, actor_id=user.id, now=now, closed=closed,
-                           notify=notifications.notifier(instance))
+                           notify=notifications.notifier(instance), open_rows=[])  # a new request has none
     workflow = run.new_workflow(spec, subprocess_specs, engine, {
         "requester": user.username, "contract_number": contract.number,
     })
@@ -118,8 +118,8 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
                  detail={"process": definition.key, "version": definition.version, "reference": instance.reference,
                          "request_version": 1})
     # The request form never had an inbox row (the instance is new): it is written as completed.
-    _save(instance, definition, workflow, now, closed, completed_unseen=first, completed_by=user, submitted=data,
-          open_rows=[])  # a new request has no inbox rows yet
+    _save(instance, definition, workflow, now, closed, [], completed_unseen=first, completed_by=user,
+          submitted=data)
     logger.info("user %s started %s as instance %s on contract %s", user.id, definition.key, instance.id, contract.id)
     return instance
 
@@ -194,18 +194,20 @@ def complete(task_id: int, raw: Mapping[str, Any], user: User, *, from_html: boo
 def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool) -> HumanTask:
     task = load_task(task_id, user)
     instance = task.instance
-    open_rows = None
+    # The request's open rows, read once before anything changes: the checks, the handlers and
+    # the projection at the end all use them.
     if dbutil.has_row_locks():
         # Lock order instance -> task everywhere (the timer worker too), so no deadlock on PostgreSQL.
         # Read again once locked: the worker may have moved the request on (a reminder, an
         # escalation) since the page loaded it, and acting on that copy would fail as a conflict.
-        # The open rows read here are the ones the projection closes at the end.
         dbutil.relock(instance)
         open_rows = lock_open_rows(instance)
         if task not in open_rows:
             dbutil.relock(task)  # done meanwhile: who did it, and when, for the refusal
-    # On SQLite, which locks the whole database at the first write instead of rows, reading
-    # the rows again would lock nothing; the instance's lock_version makes a slower writer fail.
+    else:
+        # SQLite locks the whole database at the first write instead of rows: reading the rows
+        # again would lock nothing; the instance's lock_version makes a slower writer fail.
+        open_rows = open_rows_of(instance)
     check_may_complete(task, instance, user)
     definition = instance.definition
     form = form_for(definition, task.spec_id)
@@ -243,8 +245,8 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
                          "decision_number": decision.number if decision else None,
                          "comment": decision.comment if decision else None,
                          "request_version": instance.request_version})
-    _save(instance, definition, workflow, now, closed, completed_guid=task.task_guid, completed_by=user,
-          outcome=str(data.get("decision", "")), submitted=data, decision=decision, open_rows=open_rows)
+    _save(instance, definition, workflow, now, closed, open_rows, completed_guid=task.task_guid, completed_by=user,
+          outcome=str(data.get("decision", "")), submitted=data, decision=decision)
     logger.info("user %s completed task %s (%s) of instance %s", user.id, task.id, task.spec_id, instance.id)
     return task
 
@@ -304,7 +306,7 @@ def fire_timers_of(instance_id: int, now: datetime, closed: Collection[date] | N
         if fired:
             audit.record("timers_fired", actor_id=None, instance_id=instance.id, contract_id=instance.contract_id,
                          detail={"count": fired})
-        _save(instance, definition, workflow, now, closed, open_rows=open_rows)
+        _save(instance, definition, workflow, now, closed, open_rows)
     except StaleDataError as err:
         raise ConcurrentUpdate() from err
     return fired
@@ -344,12 +346,11 @@ def postpone_failed_timer(instance_id: int, now: datetime, error: Exception, ret
 
 
 def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: Any, now: datetime,
-          closed: Collection[date], *,
+          closed: Collection[date], open_rows: list[HumanTask], *,
           completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
           submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None,
-          decision: Any = None, open_rows: list[HumanTask] | None = None) -> None:
-    if open_rows is None:
-        open_rows = open_rows_of(instance)
+          decision: Any = None) -> None:
+    """Write the workflow back; ``open_rows``: the instance's open inbox rows, read before it changed."""
     if workflow.is_completed() and instance.status == RUNNING:
         # The outcome first: reading the last decision flushes, and a flush after the new state is
         # assigned would write the instance twice (two lock_version bumps for one action).
@@ -363,9 +364,8 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
     instance.next_timer_at = run.next_timer_at(workflow)
     instance.path = run.completed_steps(workflow)  # the instance diagram reads it, never the state
     instance.updated_at = now
-    sync_tasks(instance, definition, run.ready_user_tasks(workflow), now, completed_guid=completed_guid,
+    sync_tasks(instance, definition, open_rows, run.ready_user_tasks(workflow), now, completed_guid=completed_guid,
                completed_by_id=completed_by.id if completed_by else None, outcome=outcome, submitted=submitted,
-               completed_unseen=completed_unseen, extra_closed=closed, on_new=notifications.task_created,
-               open_rows=open_rows)
+               completed_unseen=completed_unseen, extra_closed=closed, on_new=notifications.task_created)
     db.session.flush()
 

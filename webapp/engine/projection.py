@@ -19,19 +19,20 @@ from . import calendar
 from .run import ReadyTask
 
 
-def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: list[ReadyTask], now: datetime,
-               *, completed_guid: str | None = None, completed_by_id: int | None = None, outcome: str = "",
-               submitted: dict[str, Any] | None = None, completed_unseen: ReadyTask | None = None,
-               extra_closed: Collection[date] = (), on_new: Callable[[HumanTask], None] | None = None,
-               open_rows: list[HumanTask] | None = None) -> list[HumanTask]:
+def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, open_rows: list[HumanTask],
+               ready: list[ReadyTask], now: datetime, *, completed_guid: str | None = None,
+               completed_by_id: int | None = None, outcome: str = "", submitted: dict[str, Any] | None = None,
+               completed_unseen: ReadyTask | None = None, extra_closed: Collection[date] = (),
+               on_new: Callable[[HumanTask], None] | None = None) -> list[HumanTask]:
     """Close rows no longer ready, open rows newly ready.
 
+    ``open_rows``: the instance's open rows as the action read them before running the
+    workflow (:func:`open_rows_of`, :func:`lock_open_rows`; none for a new instance).
     ``completed_unseen`` is a task completed in the same action that made it ready (the
     request form at start): it never had an open row, so its completed row is written here,
     keeping "who did which step" complete for the history and for ``separate_from``.
-    ``open_rows``: the instance's open rows, if the action has read them (see :func:`open_rows_of`).
     """
-    by_guid = {row.task_guid: row for row in (open_rows if open_rows is not None else open_rows_of(instance))}
+    by_guid = {row.task_guid: row for row in open_rows}
     if completed_unseen is not None and completed_unseen.guid not in by_guid:
         db.session.add(_row(instance, completed_unseen, now, status=DONE, completed_at=now,
                             completed_by_id=completed_by_id, outcome=outcome, submitted=submitted))
@@ -63,18 +64,10 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, ready: 
     return created
 
 
-def open_row(instance: ProcessInstance, spec_id: str, open_rows: list[HumanTask] | None = None) -> HumanTask | None:
-    """The instance's open row of step ``spec_id`` (the newest, should a loop have made two),
-    from ``open_rows`` if the action has read them, else from the database."""
-    if open_rows is None:
-        return db.session.scalar(_open_row_query(), {"instance_id": instance.id, "spec_id": spec_id})
+def open_row(open_rows: list[HumanTask], spec_id: str) -> HumanTask | None:
+    """The open row of step ``spec_id`` among an instance's ``open_rows`` (the newest, should a
+    loop have made two)."""
     return max((row for row in open_rows if row.spec_id == spec_id), key=lambda row: row.id, default=None)
-
-
-@cache
-def _open_row_query() -> sa.Select:
-    return (_open_rows_query().where(HumanTask.spec_id == sa.bindparam("spec_id"))
-            .order_by(HumanTask.id.desc()).limit(1))
 
 
 def open_rows_of(instance: ProcessInstance) -> list[HumanTask]:

@@ -75,10 +75,9 @@ def diagram_functions(now: datetime, extra_closed: Collection[date] = ()) -> dic
 
 
 def script_engine(*, instance: Any, actor_id: int | None, now: datetime, closed: Collection[date],
-                  decision: Any = None, notify: Callable[..., None], open_rows: list[Any] | None = None
-                  ) -> SandboxScriptEngine:
+                  decision: Any = None, notify: Callable[..., None], open_rows: list[Any]) -> SandboxScriptEngine:
     """``closed``: the action's :func:`closed_days`, for ``deadline(...)`` in timers; ``open_rows``:
-    the instance's open inbox rows if the action has read them (handlers then find theirs there)."""
+    the instance's open inbox rows, read by the action before the workflow runs (handlers find theirs there)."""
     def call_service(name: str, params: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
         handler = handlers.REGISTRY.get(name)
         if handler is None:  # deploy refuses this; an old version could still name a removed handler
@@ -92,7 +91,7 @@ def script_engine(*, instance: Any, actor_id: int | None, now: datetime, closed:
                                data=dict(data), decision=decision, notify=notify, audit=record,
                                role_holders=lambda role: access.role_holders(role, instance.contract),
                                task_candidates=access.candidates,
-                               open_task=lambda spec_id: projection.open_row(instance, spec_id, open_rows))
+                               open_task=lambda spec_id: projection.open_row(open_rows, spec_id))
         logger.info("service %s for instance %s", name, instance.id)
         return handler(ctx, **params)
 

@@ -51,7 +51,7 @@ def test_the_stored_state_resumes_with_the_cached_spec(app, world):
     round_tripped = json.dumps(json.loads(instance.state))
     workflow = store.loads(round_tripped, *specs(instance))
     workflow.script_engine = script_engine(instance=instance, actor_id=None, now=clock.now(), closed=set(),
-                                           notify=lambda *args, **kwargs: None)
+                                           notify=lambda *args, **kwargs: None, open_rows=[])
     ready = {t.spec_id: t for t in run.ready_user_tasks(workflow)}
     assert set(ready) == {"approve", "check"}
     assert ready["approve"].data["purpose"] == "状態の保存"  # task data survived without the spec
