@@ -41,6 +41,33 @@ def test_counts_sort_search_and_paging(app, client, world, clock):
     assert client.get("/?page=999&sort=bogus&scope=all").status_code == 200
 
 
+def summary(html: str) -> list[int]:
+    """The open, overdue and due-today numbers above the task table."""
+    return [int(n) for n in re.findall(r"<strong>(\d+)</strong>", html.split('class="counts"')[1].split("</ul>")[0])]
+
+
+def test_the_summary_counts_overdue_and_due_today_by_tokyo_day(client, world, clock):
+    """Due today ends at midnight in Tokyo, not UTC; a task without a deadline is open, neither overdue nor due."""
+    from datetime import timedelta
+
+    from webapp.models import HumanTask
+
+    now = clock()  # 10:00 in Tokyo
+    due = {"overdue": now - timedelta(minutes=1), "today": now + timedelta(hours=13, minutes=59),
+           "tomorrow": now + timedelta(hours=14), "none": None, "later": now + timedelta(days=3)}
+    for label, when in due.items():
+        task = open_task(start_copying(world, label).id)
+        task.due_at = when
+    db.session.commit()
+    client.login("tanaka")
+    assert summary(client.get("/").get_data(as_text=True)) == [5, 1, 1]
+    client.logout()
+    client.login("yamamoto")  # the administrator sees them among all the city's open tasks
+    assert summary(client.get("/?scope=all").get_data(as_text=True)) == [5, 1, 1]
+    clock.advance(hours=14)  # midnight in Tokyo: yesterday's "today" is overdue, "tomorrow" is today
+    assert summary(client.get("/?scope=all").get_data(as_text=True)) == [5, 2, 1]
+
+
 def test_assigned_to_me_shows_the_requesters_correction(client, world):
     instance = start_copying(world)
     engine.complete(open_task(instance.id).id, {"decision": "send_back", "comment": "修正"}, world.users["tanaka"])
