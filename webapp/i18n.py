@@ -1,13 +1,14 @@
 """Japanese first, English complete (DESIGN rule 11); times shown in Asia/Tokyo (rule 10)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import get_locale
 from flask_login import current_user
 
 from . import formschema
+from .engine.calendar import TOKYO
 from .extensions import babel
 
 
@@ -24,11 +25,20 @@ def select_locale() -> str:
 
 
 def datetime_label(value: datetime | None, fmt: str = "medium") -> str:
+    """A moment as people in Japan read it: Tokyo time, in the reader's language's numeric style.
+
+    Formatted by hand rather than through Babel's pattern engine: the patterns are fixed and
+    numeric, and a listing shows two per row (Babel took 60 µs a label, a tenth of the
+    administrator's inbox). Stored moments without an offset are UTC (DESIGN rule 10).
+    """
     if value is None:
         return ""
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(TOKYO)
     if str(get_locale()) == "ja":
-        return format_datetime(value, "yyyy年M月d日 H:mm") if fmt == "medium" else format_datetime(value, "M/d H:mm")
-    return format_datetime(value, "yyyy-MM-dd HH:mm") if fmt == "medium" else format_datetime(value, "MM-dd HH:mm")
+        if fmt == "medium":
+            return f"{local.year}年{local.month}月{local.day}日 {local.hour}:{local.minute:02d}"
+        return f"{local.month}/{local.day} {local.hour}:{local.minute:02d}"
+    return f"{local:%Y-%m-%d %H:%M}" if fmt == "medium" else f"{local:%m-%d %H:%M}"
 
 
 def date_label(value: date | str | None) -> str:
@@ -40,8 +50,8 @@ def date_label(value: date | str | None) -> str:
         except ValueError:
             return value
     if str(get_locale()) == "ja":
-        return format_date(value, "yyyy年M月d日")
-    return format_date(value, "yyyy-MM-dd")
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value:%Y-%m-%d}"
 
 
 def size_label(size: int) -> str:

@@ -45,3 +45,34 @@ def test_pages_render_in_japanese_by_default_and_english_on_request(client):
     client.submit("/auth/locale", {"locale": "en", "next": "/auth/login"}, page="/auth/login")
     html = client.get("/auth/login").get_data(as_text=True)
     assert "Log in" in html and "ログイン" not in html
+
+
+def test_dates_and_times_read_as_babel_writes_them_in_tokyo_time_in_both_languages(app):
+    """The listings' date labels are formatted by hand for speed; they must say exactly what
+    Babel's patterns said: Tokyo time (a stored moment without an offset is UTC), across
+    midnight and the year's turn, with and without leading zeros as each language writes them."""
+    from datetime import date, datetime, timedelta, timezone
+
+    from babel.dates import format_date, format_datetime
+    from flask_babel import force_locale
+
+    from webapp.i18n import date_label, datetime_label
+
+    patterns = {"ja": ("yyyy年M月d日 H:mm", "M/d H:mm", "yyyy年M月d日"),
+                "en": ("yyyy-MM-dd HH:mm", "MM-dd HH:mm", "yyyy-MM-dd")}
+    moments = [datetime(2026, 12, 31, 14, 59), datetime(2026, 12, 31, 15, 0), datetime(2027, 1, 4, 0, 5),
+               datetime(2026, 3, 9, 23, 30, tzinfo=timezone.utc),
+               datetime(2026, 7, 1, 8, 7, tzinfo=timezone(timedelta(hours=-5)))]
+    with app.test_request_context():
+        for language, (medium, short, day) in patterns.items():
+            with force_locale(language):
+                for moment in moments:
+                    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+                    assert datetime_label(moment) == format_datetime(aware, medium, tzinfo="Asia/Tokyo", locale=language)
+                    assert datetime_label(moment, "short") == format_datetime(aware, short, tzinfo="Asia/Tokyo",
+                                                                              locale=language)
+                    assert date_label(moment.date()) == format_date(moment.date(), day, locale=language)
+                assert date_label("2027-01-04") == format_date(date(2027, 1, 4), day, locale=language)
+                assert date_label("not a date") == "not a date" and datetime_label(None) == date_label(None) == ""
+    with app.test_request_context(), force_locale("ja"):
+        assert datetime_label(datetime(2026, 12, 31, 15, 0)) == "2027年1月1日 0:00"  # the turn of the year in Tokyo
