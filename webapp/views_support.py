@@ -1,6 +1,8 @@
 """Helpers every blueprint's views share: load-or-404, the navigation counts."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from flask import Flask, abort, g, has_request_context, request
 from flask_login import current_user
@@ -57,6 +59,18 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
+def _role_labels() -> Callable[[str], str]:
+    """A role's name in the reader's language, translated once per request however many rows show it."""
+    labels: dict[str, str] = {}
+
+    def role_label(key: str) -> str:
+        if key not in labels:
+            labels[key] = str(ROLES[key].label) if key in ROLES else key
+        return labels[key]
+
+    return role_label
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def _navigation() -> dict:
@@ -71,6 +85,6 @@ def init_app(app: Flask) -> None:
             "nav_roles": sorted(roles),
             "nav_is_admin": "admin" in scope.global_roles,
             "nav_is_process_owner": "process_owner" in scope.global_roles,
-            "role_label": lambda key: str(ROLES[key].label) if key in ROLES else key,
+            "role_label": _role_labels(),
         }
         return g._navigation
