@@ -27,7 +27,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="comma-separated process keys to deploy (default: every processes/*.bpmn that deploys)")
     p.add_argument("--reps", type=int, default=None, help="repetitions per per-request figure (default 300; quick 60)")
     p.add_argument("--duration", type=float, default=None, help="throughput seconds (default 30; quick 10)")
-    p.add_argument("--workers", type=int, default=4, help="gunicorn workers (default %(default)s)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="gunicorn workers (default: deploy/gunicorn.conf.py's, as production runs it)")
     p.add_argument("--worker-class", default="sync", help="gunicorn worker class (default %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (default %(default)s)")
     p.add_argument("--clients", type=int, default=4, help="concurrent clients in the throughput run (default %(default)s)")
@@ -183,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
 
                     db.engine.dispose()
             if tp_uri:
-                say(f"throughput: gunicorn {args.worker_class} x{args.workers}, {args.clients} clients, {duration} s")
+                say(f"throughput: gunicorn {args.worker_class} x{args.workers or 'default'}, {args.clients} clients, "
+                    f"{duration} s")
                 results["throughput"] = throughput.run(
                     REPO, tp_uri.replace("postgresql+psycopg://", "postgresql://"), workdir, tp_world.tp_approvers,
                     tp_world.tp_tasks, clients=args.clients, duration=duration, workers=args.workers,

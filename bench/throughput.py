@@ -3,7 +3,8 @@
 gunicorn runs from the venv as a subprocess exactly as production starts it
 (``gunicorn -c deploy/gunicorn.conf.py webapp.wsgi:app``), configured only through the
 environment (DATABASE_URL, SHODAKU_SECRET_KEY, SHODAKU_FILES_DIR, SHODAKU_BIND,
-SHODAKU_WEB_WORKERS…): the app's real clock, its JSON logs at INFO and gunicorn's JSON access
+and SHODAKU_WEB_WORKERS only when the run asks for a number (otherwise the configuration's own
+default, as production runs it)): the app's real clock, its JSON logs at INFO and gunicorn's JSON access
 log, both to a file.
 Each client is a thread with its own keep-alive connection and session: it logs in as its
 own approver, then completes its own share of pre-generated approvals until the time is up.
@@ -55,6 +56,15 @@ def cpu_seconds(server_pid: int) -> dict[str, float] | None:
         elif pid == os.getpid():
             totals["clients"] += used
     return totals
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    """The processes gunicorn's master has forked (its workers), from ``/proc``."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
+    try:
+        return [int(pid) for pid in children.read_text().split()]
+    except OSError:
+        return []
 
 
 def free_port() -> int:
@@ -113,7 +123,7 @@ class HttpClient:
         return self.csrf("/auth/settings")
 
 
-def start_gunicorn(repo: Path, db_url: str, workdir: Path, workers: int, worker_class: str, threads: int,
+def start_gunicorn(repo: Path, db_url: str, workdir: Path, workers: int | None, worker_class: str, threads: int,
                    app_spec: str = "webapp.wsgi:app", extra_env: dict[str, str] | None = None
                    ) -> tuple[subprocess.Popen, int, Path]:
     port = free_port()
@@ -121,8 +131,10 @@ def start_gunicorn(repo: Path, db_url: str, workdir: Path, workers: int, worker_
     env = dict(os.environ)
     env.update({"DATABASE_URL": db_url, "SHODAKU_SECRET_KEY": secrets.token_hex(32),
                 "SHODAKU_FILES_DIR": str(workdir / "gunicorn-files"), "SHODAKU_BIND": f"127.0.0.1:{port}",
-                "SHODAKU_WEB_WORKERS": str(workers), "SHODAKU_WEB_WORKER_CLASS": worker_class,
-                "SHODAKU_WEB_THREADS": str(threads)})
+                "SHODAKU_WEB_WORKER_CLASS": worker_class, "SHODAKU_WEB_THREADS": str(threads)})
+    env.pop("SHODAKU_WEB_WORKERS", None)
+    if workers is not None:
+        env["SHODAKU_WEB_WORKERS"] = str(workers)
     env.update(extra_env or {})
     gunicorn = Path(sys.executable).parent / "gunicorn"
     cmd = [str(gunicorn), "-c", str(repo / "deploy" / "gunicorn.conf.py"), app_spec, "--chdir", str(repo)]
@@ -156,10 +168,11 @@ def stop_gunicorn(proc: subprocess.Popen) -> None:
 
 
 def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: list[int], *, clients: int = 4,
-        duration: float = 30.0, workers: int = 4, worker_class: str = "sync", threads: int = 1,
+        duration: float = 30.0, workers: int | None = None, worker_class: str = "sync", threads: int = 1,
         app_spec: str = "webapp.wsgi:app", extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     proc, port, log = start_gunicorn(repo, db_url, workdir, workers, worker_class, threads, app_spec, extra_env)
     try:
+        running = len(worker_pids(proc.pid)) or workers or 1
         shares = [tasks[i::clients] for i in range(clients)]
         sessions = []
         for i in range(clients):
@@ -167,7 +180,7 @@ def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: lis
             token = client.login(approvers[i % len(approvers)])
             sessions.append((client, token))
         # Warm every worker's parsed-spec cache and connection pool.
-        warm = 3 * workers
+        warm = 3 * running
         for k in range(warm):
             client, token = sessions[k % clients]
             task_id = shares[k % clients].pop()
@@ -225,7 +238,9 @@ def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: lis
             "approvals_per_s": round(done / elapsed, 1), "approvals": done, "seconds": round(elapsed, 2),
             "errors": len(all_errors), "error_samples": all_errors[:5], "pool_exhausted": any(exhausted),
             "latency_ms": stats([x for xs in latencies for x in xs]),
-            "server": f"gunicorn {worker_class} x{workers}" + (f" ({threads} threads)" if threads > 1 else ""),
+            "server": f"gunicorn {worker_class} x{running}" + (f" ({threads} threads)" if threads > 1 else "")
+                      + ("" if workers else " (the configuration's default)"),
+            "workers": running,
             "clients": clients, "load1_before": round(load_before, 2), "load1_after": round(os.getloadavg()[0], 2),
             "log": str(log),
         }

@@ -3,7 +3,13 @@ import multiprocessing
 import os
 
 bind = os.environ.get("SHODAKU_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("SHODAKU_WEB_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+# One worker per core, plus one to use a core while another waits on the database. An approval
+# is CPU work, so more processes than that only take turns on the cores and evict each other's
+# caches: on 2 cores with PostgreSQL on the same machine, 3 workers completed 102-103 approvals/s,
+# 4 workers 89-93 and gunicorn's textbook 2 x cores + 1 = 5 workers 86, each approval costing
+# 12.7, 13.8 and 14.6 ms of CPU (make bench --workers N). With PostgreSQL on another host every
+# statement also waits on the network: measure there before raising SHODAKU_WEB_WORKERS.
+workers = int(os.environ.get("SHODAKU_WEB_WORKERS", multiprocessing.cpu_count() + 1))
 # Sync workers, one request each: nginx in front buffers slow clients, and a request is CPU
 # work under the GIL, so threads in one process only queue behind each other (measured 20-30 %
 # fewer approvals per second with gthread, make bench). SHODAKU_WEB_THREADS > 1 selects gthread.
