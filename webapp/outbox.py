@@ -1,10 +1,12 @@
 """The outbox (DESIGN rule 9): messages are rows written in the causing transaction.
 
-:func:`enqueue` never sends. The worker calls :func:`deliver_due`, which sends each due
-message over SMTP and records the outcome; a failed send stays queued with a growing
-back-off, so an SMTP outage delays mail but never loses it. Each message carries a
-``Message-ID`` derived from its dedupe key, so a resend after a crash between sending and
-recording is recognisable as the same message.
+:func:`enqueue` never sends. The worker sends each due message with :func:`deliver` and
+records the outcome; a failed send stays queued with a growing back-off, so an SMTP outage
+delays mail but never loses it. Each message carries a ``Message-ID`` derived from its
+dedupe key, so a resend after a crash between sending and recording is recognisable as the
+same message. A worker turn's messages share one SMTP session (:class:`Mailer`): an
+escalation pass mails hundreds of people, and a session per message would pay the relay's
+connection, TLS handshake and login for each.
 """
 from __future__ import annotations
 
@@ -77,7 +79,63 @@ def _message(row: OutboxMessage) -> EmailMessage:
     return message
 
 
-def _send(message: EmailMessage) -> None:
+class Mailer:
+    """One SMTP session for a run of messages, opened at the first and closed by :meth:`close`.
+
+    A session that has already carried mail is checked with ``NOOP`` before the next
+    message and replaced if the server has hung up meanwhile. A sender refused with 421 on a
+    used session (a relay's limit of messages per connection) is sent again over a new one:
+    the server said no before taking anything, so nothing goes out twice. After any other
+    failure the session is closed and the message stays queued: the next message starts a
+    new session, as every message did before sessions were shared.
+    """
+
+    def __init__(self) -> None:
+        self._client: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self._client is not None and not self._alive():
+            self.close()
+        reused = self._client is not None
+        try:
+            self._session().send_message(message)
+        except smtplib.SMTPSenderRefused as err:
+            self.close()
+            if not (reused and err.smtp_code == 421):
+                raise
+            self._session().send_message(message)  # "too many messages on this connection"
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _alive(self) -> bool:
+        try:
+            return self._client is not None and self._client.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
+
+    def _session(self) -> smtplib.SMTP:
+        if self._client is None:
+            self._client = _connect()
+        return self._client
+
+
+def _connect() -> smtplib.SMTP:
     config = current_app.config
     host, port, timeout = config["SMTP_HOST"], int(config["SMTP_PORT"]), config["SMTP_TIMEOUT_S"]
     security = config["SMTP_SECURITY"]
@@ -85,19 +143,22 @@ def _send(message: EmailMessage) -> None:
         client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
     else:
         client = smtplib.SMTP(host, port, timeout=timeout)
-    with client:
+    try:
         if security == "starttls":
             client.starttls(context=ssl.create_default_context())
         if config["SMTP_USER"]:
             client.login(config["SMTP_USER"], config["SMTP_PASSWORD"])
-        client.send_message(message)
+    except BaseException:
+        client.close()
+        raise
+    return client
 
 
-def deliver(row: OutboxMessage, now: datetime) -> bool:
+def deliver(row: OutboxMessage, now: datetime, mailer: Mailer) -> bool:
     """Try to send one message; record success or schedule a retry. Never commits."""
     row.attempts += 1
     try:
-        _send(_message(row))
+        mailer.send(_message(row))
     except Exception as err:  # noqa: BLE001 - any failure keeps the message queued, never blocks the rest
         row.last_error = f"{type(err).__name__}: {err}"[:2000]
         row.not_before = now + min(timedelta(seconds=30 * 2 ** (row.attempts - 1)), MAX_BACKOFF)

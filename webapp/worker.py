@@ -102,14 +102,15 @@ def run_once(batch: int = 200) -> dict[str, int]:
         logger.exception("refreshing the query planner statistics failed")
     sent = failed = 0
     last_id = 0
-    for _ in range(batch):
-        message = outbox.claim_next(now, last_id)
-        if message is None:
-            break
-        last_id = message.id
-        ok = outbox.deliver(message, clock.now())
-        db.session.commit()
-        sent, failed = sent + ok, failed + (not ok)
+    with outbox.Mailer() as mailer:  # one SMTP session for the turn's messages
+        for _ in range(batch):
+            message = outbox.claim_next(now, last_id)
+            if message is None:
+                break
+            last_id = message.id
+            ok = outbox.deliver(message, clock.now(), mailer)
+            db.session.commit()
+            sent, failed = sent + ok, failed + (not ok)
     removed = cleanup.remove_stale_uploads(now)
     db.session.commit()
     cleanup.remove_unreferenced_files(removed)  # after the commit (rule 9): a rollback must not lose a file

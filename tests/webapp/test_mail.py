@@ -2,6 +2,7 @@
 an outage followed by recovery, preferences, the daily digest."""
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from tests.helpers import open_task, start_copying
-from webapp import engine, notifications, worker
+from webapp import engine, notifications, outbox, worker
 from webapp.engine.calendar import TOKYO
 from webapp.extensions import db
 from webapp.models import OutboxMessage
@@ -185,3 +186,126 @@ def test_the_task_page_shows_who_was_notified_and_when(app, world, clock, smtp):
     notices = page.split('class="list notices"')[1]
     assert "田中 誠" in notices and "12/2 10:05" in notices  # to whom, and when it went out (Tokyo)
 
+
+
+class Relay(Sink):
+    """A relay that takes ``per_session`` messages per connection, then answers the next sender
+    with 421, as relays limiting messages per connection do, and refuses ``refused`` addresses."""
+
+    def __init__(self, per_session: int = 1000, refused: tuple[str, ...] = (), hang_up: bool = False) -> None:
+        super().__init__()
+        self.per_session, self.refused, self.hang_up = per_session, refused, hang_up
+        self.sessions: list[object] = []  # the connection each message came over
+        self.encrypted: list[bool] = []
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.sessions.count(session) >= self.per_session:
+            return "421 4.7.0 Too many messages in this session"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.sessions.append(session)
+        self.encrypted.append(session.ssl is not None)
+        if self.hang_up:  # after answering: a relay that drops idle or used connections
+            asyncio.get_running_loop().call_soon(server.transport.close)  # runs after the reply is written
+        return await super().handle_DATA(server, session, envelope)
+
+
+def queue(clock, *addresses: str) -> None:
+    outbox.enqueue([outbox.Message(
+        dedupe_key=f"test:{n}:{address}", kind="task_created", to_address=address, subject=f"件名 {n}",
+        body="本文") for n, address in enumerate(addresses)], clock())
+    db.session.commit()
+
+
+def relay(smtp_port: int, handler: Relay, **tls: object) -> Controller:
+    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port, **tls)
+    controller.start()
+    return controller
+
+
+def test_a_turns_messages_share_one_smtp_session(app, clock, smtp_port):
+    handler = Relay()
+    controller = relay(smtp_port, handler)
+    try:
+        queue(clock, *(f"person{n}@city.example" for n in range(6)))
+        assert worker.run_once()["sent"] == 6
+    finally:
+        controller.stop()
+    assert len(handler.messages) == 6 and len(set(handler.sessions)) == 1
+
+
+def test_starttls_relays_get_one_encrypted_session_per_turn(app, clock, smtp_port, tmp_path, monkeypatch):
+    """SMTP_SECURITY=starttls: the relay's certificate is checked against the trusted CAs
+    (here a test CA, through SSL_CERT_FILE as an administrator would), and the handshake is
+    paid once per turn, not once per message."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    app.config["SMTP_SECURITY"] = "starttls"
+    handler = Relay()
+    controller = relay(smtp_port, handler, tls_context=server_context, require_starttls=True)
+    try:
+        queue(clock, *(f"person{n}@city.example" for n in range(4)))
+        assert worker.run_once()["sent"] == 4
+        monkeypatch.delenv("SSL_CERT_FILE")  # a relay whose certificate nobody vouches for gets nothing
+        queue(clock, "later@city.example")
+        failed = worker.run_once()
+    finally:
+        controller.stop()
+    assert handler.encrypted == [True] * 4 and len(set(handler.sessions)) == 1
+    assert failed["failed"] == 1 and "CERTIFICATE_VERIFY_FAILED" in db.session.scalar(
+        sa.select(OutboxMessage.last_error).where(OutboxMessage.to_address == "later@city.example"))
+
+
+def test_a_relays_limit_per_connection_opens_a_new_session_and_sends_each_message_once(app, clock, smtp_port):
+    handler = Relay(per_session=2)
+    controller = relay(smtp_port, handler)
+    try:
+        queue(clock, *(f"person{n}@city.example" for n in range(5)))
+        result = worker.run_once()
+    finally:
+        controller.stop()
+    assert result["sent"] == 5 and result["failed"] == 0
+    assert sorted(r[0] for r in handler.recipients) == [f"person{n}@city.example" for n in range(5)]
+    assert len(set(handler.sessions)) == 3  # 2 + 2 + 1
+
+
+def test_a_session_the_relay_has_closed_is_replaced_before_the_next_message(app, clock, smtp_port):
+    handler = Relay(hang_up=True)
+    controller = relay(smtp_port, handler)
+    try:
+        queue(clock, *(f"person{n}@city.example" for n in range(3)))
+        clock.advance(seconds=1)
+        result = worker.run_once()
+    finally:
+        controller.stop()
+    assert result["sent"] == 3 and result["failed"] == 0
+    assert len(handler.messages) == 3 and len(set(handler.sessions)) == 3
+
+
+def test_a_refused_recipient_fails_alone_and_the_rest_still_go(app, clock, smtp_port):
+    handler = Relay(refused=("gone@city.example",))
+    controller = relay(smtp_port, handler)
+    try:
+        queue(clock, "first@city.example", "gone@city.example", "third@city.example")
+        result = worker.run_once()
+    finally:
+        controller.stop()
+    assert result["sent"] == 2 and result["failed"] == 1
+    assert [r[0] for r in handler.recipients] == ["first@city.example", "third@city.example"]
+    refused = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.to_address == "gone@city.example"))
+    assert refused.sent_at is None and "No such user" in refused.last_error and refused.not_before > clock()
