@@ -52,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
     "PROCESSES_DIR": str(Path(__file__).resolve().parent.parent / "processes"),
     "EXTRA_CLOSED_DAYS": [],
     "TRUSTED_PROXIES": 0,  # reverse proxies in front (X-Forwarded-For/-Proto trusted from this many hops)
+    # No worker turn finished for this long: reminders, escalations and mail have stopped
+    # (GET /healthz/worker answers 503, the administrator's page says so). The daemon turns
+    # every 5 s; a cron `shodaku worker --once` every few minutes stays well inside it.
+    "WORKER_LATE_S": 600,
 }
 
 # Environment variable -> (config key, parser)
@@ -72,6 +76,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SHODAKU_ARGON2_TIME_COST": ("ARGON2_TIME_COST", int),
     "SHODAKU_ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
     "SHODAKU_SQLITE_POOL_RECYCLE_S": ("SQLITE_POOL_RECYCLE_S", int),
+    "SHODAKU_WORKER_LATE_S": ("WORKER_LATE_S", int),
 }
 
 

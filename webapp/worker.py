@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from flask import Flask
 
-from . import cleanup, clock, db_setup, digest, engine, jobs, outbox
+from . import cleanup, clock, db_setup, digest, engine, heartbeat, jobs, outbox
 from .extensions import db
 
 logger = logging.getLogger(__name__)
@@ -69,8 +69,8 @@ COMMIT_EVERY = 25
 
 
 def run_once(batch: int = 200) -> dict[str, int]:
-    """One pass: due timers, the digest, the day's statistics (SQLite), mail, then the SQLite
-    checkpoint.
+    """One pass: due timers, the digest, the day's statistics (SQLite), mail, the turn's beat
+    (``webapp.heartbeat``), then the SQLite checkpoint.
 
     A failure is contained to what failed: the instance's timer is postponed and recorded,
     a message stays queued with its error; everything else goes on.
@@ -114,6 +114,12 @@ def run_once(batch: int = 200) -> dict[str, int]:
     removed = cleanup.remove_stale_uploads(now)
     db.session.commit()
     cleanup.remove_unreferenced_files(removed)  # after the commit (rule 9): a rollback must not lose a file
+    try:
+        heartbeat.beat(clock.now())  # the turn got this far: /healthz/worker and the admin page know
+        db.session.commit()
+    except Exception:  # a missed beat shows as a late worker within minutes; the turn's work stands
+        db.session.rollback()
+        logger.exception("recording the worker's turn failed")
     try:
         db_setup.checkpoint_wal()
     except Exception:  # a checkpoint not made now is made next turn, or by a commit past the limit

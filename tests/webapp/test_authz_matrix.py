@@ -98,6 +98,8 @@ def expectations(ids: dict[str, int]) -> dict[str, list[tuple[str, str, dict, di
         "auth.notification_settings": [("POST", "/auth/settings/notifications", {"notify-task_created": "loud"},
                                         _except({p: 400 for p in PEOPLE}, anonymous=302))],
         "health.healthz": [("GET", "/healthz", {}, {p: 200 for p in PEOPLE})],
+        # Public like /healthz, for monitoring; no worker has run in this world, so 503 for all.
+        "health.worker": [("GET", "/healthz/worker", {}, {p: 503 for p in PEOPLE})],
         # The API: bearer tokens (anonymous = no token).
         "api.spec": [("GET", "/api/v1/openapi.json", {}, {p: 200 for p in PEOPLE})],
         "api.processes": [("GET", "/api/v1/processes", {}, _except({p: 200 for p in PEOPLE}, anonymous=401))],

@@ -360,3 +360,55 @@ def test_web_connections_pick_up_the_nightly_statistics_within_the_recycle_perio
         with db.engine.connect() as conn:
             assert "probe_a" in str(conn.execute(sa.text(plan)).all())  # b has two values: a's index is better
         db.engine.dispose()
+
+
+def test_the_health_check_and_the_administrator_see_whether_the_worker_runs(app, client, world, clock):
+    """No worker turn, no reminder, escalation or mail: monitoring gets a 503 and the
+    administrator's page says since when, while the web side itself stays healthy."""
+    never = client.get("/healthz/worker")
+    assert never.status_code == 503 and never.get_json() == {"status": "never", "last_turn": None, "workers": 0}
+    client.login("yamamoto")
+    assert "まだ一度も処理を終えていません" in client.get("/admin/").get_data(as_text=True)
+
+    worker.run_once()  # 10:00 in Tokyo
+    running = client.get("/healthz/worker")
+    assert running.status_code == 200
+    assert running.get_json() == {"status": "ok", "last_turn": clock().isoformat(), "workers": 1}
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "ワーカーの最終処理：2026年12月2日 10:00" in page and 'role="alert"' not in page
+
+    clock.advance(minutes=9)
+    assert client.get("/healthz/worker").status_code == 200  # within WORKER_LATE_S (10 minutes)
+    clock.advance(minutes=2)
+    late = client.get("/healthz/worker")
+    assert late.status_code == 503 and late.get_json()["status"] == "late" and late.get_json()["workers"] == 0
+    assert "最後の処理は 2026年12月2日 10:00 です" in client.get("/admin/").get_data(as_text=True)
+    assert client.get("/healthz").status_code == 200  # the web side answers: only the worker is missing
+
+    worker.run_once()
+    assert client.get("/healthz/worker").get_json()["status"] == "ok"
+
+
+def test_a_beat_is_written_at_most_once_a_minute_and_a_silent_worker_is_forgotten_after_a_week(app, world, clock):
+    from webapp import heartbeat
+    from webapp.models import WorkerBeat
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    worker.run_once()
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        clock.advance(seconds=30)
+        worker.run_once()  # nothing due, nothing to send: the turn writes nothing
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert not [s for s in statements if "worker_beat" in s]
+    db.session.add(WorkerBeat(worker="old-host:1", started_at=clock() - timedelta(days=9),
+                              last_turn_at=clock() - timedelta(days=8)))
+    db.session.commit()
+    clock.advance(minutes=1)
+    worker.run_once()
+    assert db.session.scalars(sa.select(WorkerBeat.worker)).all() == [heartbeat.worker_id()]

@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, clock, outbox
+from .. import access, clock, heartbeat, outbox
 from ..extensions import db
 from ..models import Contract, OutboxMessage, ProcessDefinition, RoleGrant, User
 from ..models.preferences import ClosedDay
@@ -41,7 +41,7 @@ def index():
     return render_template("admin/index.html", users=users, by_user=by_user, contracts=contracts,
                            definitions=definitions, queued=queued, pending=outbox.pending_count(),
                            by_department=overview.overdue_by_department(now),
-                           by_contract=overview.overdue_by_contract(now))
+                           by_contract=overview.overdue_by_contract(now), worker=heartbeat.health(now))
 
 
 @bp.route("/calendar", methods=["GET", "POST"])

@@ -3,7 +3,7 @@ from .audit import AuditChain, AuditEvent
 from .contracts import Asset, Contract
 from .files import Attachment
 from .identity import ApiToken, Organization, RoleGrant, Substitute, User
-from .outbox import JobRun, OutboxMessage
+from .outbox import JobRun, OutboxMessage, WorkerBeat
 from .registers import CopyRecord
 from .workflow import (
     Decision,
@@ -29,5 +29,5 @@ _discover()
 __all__ = [
     "ApiToken", "Asset", "Attachment", "AuditChain", "AuditEvent", "Contract", "CopyRecord", "Decision",
     "DocumentSequence", "HumanTask", "JobRun", "Organization", "OutboxMessage", "ProcessDefinition",
-    "ProcessInstance", "RoleGrant", "Substitute", "TaskCandidate", "User",
+    "ProcessInstance", "RoleGrant", "Substitute", "TaskCandidate", "User", "WorkerBeat",
 ]

@@ -36,3 +36,12 @@ class JobRun(db.Model):
 
     name: so.Mapped[str] = so.mapped_column(sa.String(80), primary_key=True)
     claimed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorkerBeat(db.Model):
+    """When each worker process last finished a turn: without turns, no reminder, escalation
+    or mail goes out, and nobody would notice (``webapp.heartbeat``)."""
+
+    worker: so.Mapped[str] = so.mapped_column(sa.String(120), primary_key=True)  # host:pid
+    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    last_turn_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
