@@ -37,13 +37,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--verify-audit", action=argparse.BooleanOptionalAction, default=True,
                    help="walk the whole audit chain with webapp.audit.verify() after generating (default on)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir and databases (prints where)")
-    p.add_argument("--out", default=str(REPO / "bench" / "results.json"))
+    p.add_argument("--out", default=None, help="default bench/results.json (the README's run), with --quick "
+                                               "bench/results-quick.json")
     p.add_argument("--workdir", default=None, help="where the SQLite files go (default: a new temp dir)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    args.out = args.out or str(REPO / "bench" / ("results-quick.json" if args.quick else "results.json"))
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     from webapp.testing import FakeClock, pg_create, pg_drop, pg_reachable

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -30,16 +31,10 @@ from .appctx import PASSWORD
 from .measure import stats
 
 
-def cpu_seconds(server_pid: int) -> dict[str, float] | None:
-    """CPU time (user + system) used so far by the web server (its master and workers), by the
-    PostgreSQL server's processes and by this process (the clients), from ``/proc``; None where
-    there is no ``/proc``. Where the CPU of an approval goes, beside how many there were."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return None
+def _processes() -> Iterator[tuple[int, int, str, float]]:
+    """(pid, parent pid, name, CPU seconds used so far) of every process, from ``/proc``."""
     tick = os.sysconf("SC_CLK_TCK")
-    totals = {"web": 0.0, "postgresql": 0.0, "clients": 0.0}
-    for entry in proc.iterdir():
+    for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
@@ -48,7 +43,17 @@ def cpu_seconds(server_pid: int) -> dict[str, float] | None:
             continue  # exited meanwhile
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        pid, ppid, used = int(entry.name), int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        yield int(entry.name), int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float] | None:
+    """CPU time (user + system) used so far by the web server (its master and workers), by the
+    PostgreSQL server's processes and by this process (the clients), from ``/proc``; None where
+    there is no ``/proc``. Where the CPU of an approval goes, beside how many there were."""
+    if not Path("/proc").is_dir():
+        return None
+    totals = {"web": 0.0, "postgresql": 0.0, "clients": 0.0}
+    for pid, ppid, name, used in _processes():
         if pid == server_pid or ppid == server_pid:
             totals["web"] += used
         elif name == "postgres":
@@ -59,12 +64,8 @@ def cpu_seconds(server_pid: int) -> dict[str, float] | None:
 
 
 def worker_pids(server_pid: int) -> list[int]:
-    """The processes gunicorn's master has forked (its workers), from ``/proc``."""
-    children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
-    try:
-        return [int(pid) for pid in children.read_text().split()]
-    except OSError:
-        return []
+    """The processes gunicorn's master has forked (its workers)."""
+    return [pid for pid, ppid, _, _ in _processes() if ppid == server_pid] if Path("/proc").is_dir() else []
 
 
 def free_port() -> int:
@@ -172,7 +173,9 @@ def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: lis
         app_spec: str = "webapp.wsgi:app", extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     proc, port, log = start_gunicorn(repo, db_url, workdir, workers, worker_class, threads, app_spec, extra_env)
     try:
-        running = len(worker_pids(proc.pid)) or workers or 1
+        running = len(worker_pids(proc.pid)) or workers
+        if not running:
+            raise RuntimeError("cannot tell how many workers gunicorn started (no /proc): pass --workers N")
         shares = [tasks[i::clients] for i in range(clients)]
         sessions = []
         for i in range(clients):

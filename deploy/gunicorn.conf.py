@@ -1,5 +1,4 @@
 """gunicorn settings for production (``make serve-prod``); every value can be overridden by env."""
-import multiprocessing
 import os
 
 bind = os.environ.get("SHODAKU_BIND", "127.0.0.1:8000")
@@ -9,7 +8,8 @@ bind = os.environ.get("SHODAKU_BIND", "127.0.0.1:8000")
 # 4 workers 89-93 and gunicorn's textbook 2 x cores + 1 = 5 workers 86, each approval costing
 # 12.7, 13.8 and 14.6 ms of CPU (make bench --workers N). With PostgreSQL on another host every
 # statement also waits on the network: measure there before raising SHODAKU_WEB_WORKERS.
-workers = int(os.environ.get("SHODAKU_WEB_WORKERS", multiprocessing.cpu_count() + 1))
+# The cores this process may run on (a container's cpuset), not every core of the host.
+workers = int(os.environ.get("SHODAKU_WEB_WORKERS", len(os.sched_getaffinity(0)) + 1))
 # Sync workers, one request each: nginx in front buffers slow clients, and a request is CPU
 # work under the GIL, so threads in one process only queue behind each other (measured 20-30 %
 # fewer approvals per second with gthread, make bench). SHODAKU_WEB_THREADS > 1 selects gthread.

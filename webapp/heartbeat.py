@@ -30,7 +30,7 @@ OK, LATE, NEVER = "ok", "late", "never"
 class WorkerHealth:
     status: str  # ok | late | never
     last_turn: datetime | None  # the newest beat of any worker
-    workers: int  # processes with a beat within the limit
+    workers: int  # processes that finished a turn within the limit (each cron `--once` run is one)
 
     @property
     def running(self) -> bool:
@@ -50,7 +50,9 @@ def beat(now: datetime) -> None:
         return
     started = written[2] if written is not None and written[0] == me else now
     insert = dbutil.insert(WorkerBeat).values(worker=me, started_at=started, last_turn_at=now)
-    db.session.execute(insert.on_conflict_do_update(index_elements=["worker"], set_={"last_turn_at": now}))
+    # started_at too: a restarted container's worker is often pid 1 on the same host again.
+    db.session.execute(insert.on_conflict_do_update(index_elements=["worker"],
+                                                    set_={"last_turn_at": now, "started_at": started}))
     db.session.execute(sa.delete(WorkerBeat.__table__).where(WorkerBeat.last_turn_at < now - FORGET_AFTER))
     current_app.extensions[key] = (me, now, started)
 

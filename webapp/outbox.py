@@ -87,7 +87,9 @@ class Mailer:
     used session (a relay's limit of messages per connection) is sent again over a new one:
     the server said no before taking anything, so nothing goes out twice. After any other
     failure the session is closed and the message stays queued: the next message starts a
-    new session, as every message did before sessions were shared.
+    new session, as every message did before sessions were shared. So a relay that hangs up
+    between the NOOP and the message, or says 421 only at the recipient, delays that message
+    by its back-off (30 s at first); it never sends it twice.
     """
 
     def __init__(self) -> None:
@@ -103,8 +105,15 @@ class Mailer:
             self.close()
             if not (reused and err.smtp_code == 421):
                 raise
-            self._session().send_message(message)  # "too many messages on this connection"
+            self._retry(message)  # "too many messages on this connection"
         except Exception:
+            self.close()
+            raise
+
+    def _retry(self, message: EmailMessage) -> None:
+        try:
+            self._session().send_message(message)
+        except BaseException:
             self.close()
             raise
 

@@ -192,14 +192,15 @@ class Relay(Sink):
     """A relay that takes ``per_session`` messages per connection, then answers the next sender
     with 421, as relays limiting messages per connection do, and refuses ``refused`` addresses."""
 
-    def __init__(self, per_session: int = 1000, refused: tuple[str, ...] = (), hang_up: bool = False) -> None:
+    def __init__(self, per_session: int = 1000, refused: tuple[str, ...] = (), hang_up: bool = False,
+                 busy_after: int = 1000) -> None:
         super().__init__()
-        self.per_session, self.refused, self.hang_up = per_session, refused, hang_up
+        self.per_session, self.refused, self.hang_up, self.busy_after = per_session, refused, hang_up, busy_after
         self.sessions: list[object] = []  # the connection each message came over
         self.encrypted: list[bool] = []
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        if self.sessions.count(session) >= self.per_session:
+        if self.sessions.count(session) >= self.per_session or len(self.sessions) >= self.busy_after:
             return "421 4.7.0 Too many messages in this session"
         envelope.mail_from = address
         return "250 OK"
@@ -282,6 +283,19 @@ def test_a_relays_limit_per_connection_opens_a_new_session_and_sends_each_messag
     assert result["sent"] == 5 and result["failed"] == 0
     assert sorted(r[0] for r in handler.recipients) == [f"person{n}@city.example" for n in range(5)]
     assert len(set(handler.sessions)) == 3  # 2 + 2 + 1
+
+
+def test_a_relay_that_stays_busy_on_a_new_session_keeps_the_rest_queued(app, clock, smtp_port):
+    handler = Relay(busy_after=1)  # after one message, every sender gets 421, on any connection
+    controller = relay(smtp_port, handler)
+    try:
+        queue(clock, *(f"person{n}@city.example" for n in range(3)))
+        result = worker.run_once()
+    finally:
+        controller.stop()
+    assert result["sent"] == 1 and result["failed"] == 2 and len(handler.messages) == 1
+    waiting = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))).all()
+    assert len(waiting) == 2 and all("421" in m.last_error and m.not_before > clock() for m in waiting)
 
 
 def test_a_session_the_relay_has_closed_is_replaced_before_the_next_message(app, clock, smtp_port):
