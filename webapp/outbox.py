@@ -90,10 +90,17 @@ class Mailer:
     new session, as every message did before sessions were shared. So a relay that hangs up
     between the NOOP and the message, or says 421 only at the recipient, delays that message
     by its back-off (30 s at first); it never sends it twice.
+
+    A relay that cannot be reached (refused, timed out, TLS or login failed) is not tried
+    again in the same turn: the remaining messages fail at once with
+    :class:`RelayUnreachable` and keep their back-off. A relay that drops packets would
+    otherwise hold the turn for ``SMTP_TIMEOUT_S`` per message, and the next turn's timers,
+    reminders and escalations with it.
     """
 
     def __init__(self) -> None:
         self._client: smtplib.SMTP | None = None
+        self._unreachable: RelayUnreachable | None = None
 
     def send(self, message: EmailMessage) -> None:
         if self._client is not None and not self._alive():
@@ -139,9 +146,20 @@ class Mailer:
             return False
 
     def _session(self) -> smtplib.SMTP:
+        if self._unreachable is not None:
+            raise RelayUnreachable(str(self._unreachable))
         if self._client is None:
-            self._client = _connect()
+            try:
+                self._client = _connect()
+            except Exception as err:
+                self._unreachable = RelayUnreachable(
+                    f"not tried: the relay could not be reached earlier in this turn ({type(err).__name__}: {err})")
+                raise
         return self._client
+
+
+class RelayUnreachable(OSError):
+    """The SMTP relay could not be reached earlier in this worker turn, so this message was not tried."""
 
 
 def _connect() -> smtplib.SMTP:

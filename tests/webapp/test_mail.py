@@ -298,6 +298,47 @@ def test_a_relay_that_stays_busy_on_a_new_session_keeps_the_rest_queued(app, clo
     assert len(waiting) == 2 and all("421" in m.last_error and m.not_before > clock() for m in waiting)
 
 
+def test_a_relay_that_never_answers_costs_one_timeout_per_turn_not_one_per_message(app, clock):
+    """A relay host that accepts and then says nothing (or drops packets) would hold the worker
+    for SMTP_TIMEOUT_S per message, and the timers of the next turn with it."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.05)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])  # and never a greeting
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    app.config.update(SMTP_PORT=listener.getsockname()[1], SMTP_TIMEOUT_S=0.3)
+    try:
+        queue(clock, *(f"person{n}@city.example" for n in range(4)))
+        first = worker.run_once()
+        tried_in_first_turn = len(accepted)
+        clock.advance(minutes=1)  # past the back-off: the next turn tries the relay again
+        second = worker.run_once()
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        listener.close()
+        for connection in accepted:
+            connection.close()
+    assert first["sent"] == 0 and first["failed"] == 4 and second["failed"] == 4
+    assert tried_in_first_turn == 1 and len(accepted) == 2  # one attempt per turn, not one per message
+    errors = db.session.scalars(sa.select(OutboxMessage.last_error).order_by(OutboxMessage.id)).all()
+    assert "timed out" in errors[0]
+    assert all(e.startswith("RelayUnreachable: not tried") and "timed out" in e for e in errors[1:])
+
+
 def test_a_session_the_relay_has_closed_is_replaced_before_the_next_message(app, clock, smtp_port):
     handler = Relay(hang_up=True)
     controller = relay(smtp_port, handler)
