@@ -33,7 +33,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (default %(default)s)")
     p.add_argument("--clients", type=int, default=4, help="concurrent clients in the throughput run (default %(default)s)")
     p.add_argument("--skip", default="",
-                   help="comma-separated: floor,nostats,inbox,worker,complete,start,sweep,throughput")
+                   help="comma-separated: floor,nostats,inbox,records,worker,complete,start,sweep,throughput")
     p.add_argument("--verify-audit", action=argparse.BooleanOptionalAction, default=True,
                    help="walk the whole audit chain with webapp.audit.verify() after generating (default on)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir and databases (prints where)")
@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         if "inbox" not in skip:
             results["inbox_ms"] = measure.inbox(app, world, reps, warmup)
             say("inbox_ms " + ", ".join(f"{k} {v['median']} / {v['p95']}" for k, v in results["inbox_ms"].items()))
+        if "records" not in skip:
+            results["records_ms"] = measure.records(app, world, reps, warmup)
+            say("records_ms " + ", ".join(f"{k} {v['median']} / {v['p95']}" for k, v in results["records_ms"].items()
+                                          if isinstance(v, dict)))
         if "worker" not in skip:
             results["nothing_due_ms"] = measure.nothing_due(app, clock, reps)
             say(f"nothing_due_ms {results['nothing_due_ms']['run_once']['median']} / "

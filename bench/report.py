@@ -135,6 +135,9 @@ def table(r: dict[str, Any]) -> str:
         f"GET / ({_get(r, 'inbox_ms', 'approver', 'visible_open_tasks')} visible)")
     row("inbox_ms admin", _get(r, "inbox_ms", "admin"),
         f"GET /?scope=all ({_get(r, 'inbox_ms', 'admin', 'visible_open_tasks')} visible)")
+    row("records_ms approver", _get(r, "records_ms", "approver"), "GET /records/ (no target)")
+    row("records_ms admin", _get(r, "records_ms", "admin"),
+        f"GET /records/ ({_get(r, 'records_ms', 'requests')} requests; no target)")
     row("nothing_due run_once", _get(r, "nothing_due_ms", "run_once"), "worker.run_once(), nothing due")
     row("nothing_due fire_due_timers", _get(r, "nothing_due_ms", "fire_due_timers"), "timer query + commit")
     s = r.get("sweep")

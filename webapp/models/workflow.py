@@ -58,6 +58,8 @@ class ProcessInstance(db.Model):
 
     __table_args__ = (
         sa.Index("ix_process_instance_contract_status", "contract_id", "status"),
+        # The records listing, newest first: read backwards down to a page, not sorted whole.
+        sa.Index("ix_process_instance_created", "created_at", "id"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

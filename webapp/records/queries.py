@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from .. import access
 from ..extensions import db
@@ -50,8 +51,17 @@ def instances(user: User, f: InstanceFilter, per_page: int) -> tuple[list[Proces
         pattern = like_pattern(f.q)
         query = query.where(sa.or_(ProcessInstance.title.ilike(pattern, escape="\\"),
                                    ProcessInstance.reference.ilike(pattern, escape="\\")))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(query.order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+    total = db.session.scalar(query.with_only_columns(sa.func.count(), maintain_column_froms=True)) or 0
+    rows = db.session.scalars(query.options(*_LISTED)
+                              .order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
                               .limit(per_page).offset((f.page - 1) * per_page)).all()
     return list(rows), total
+
+
+# What a listed row shows, and the requesters in one query: not each request's workflow state
+# (10-40 KB apiece), nor a query per row for who filed it.
+_LISTED = (so.load_only(ProcessInstance.reference, ProcessInstance.title, ProcessInstance.process_key,
+                        ProcessInstance.contract_id, ProcessInstance.requester_id, ProcessInstance.status,
+                        ProcessInstance.created_at),
+           so.selectinload(ProcessInstance.requester))
 
