@@ -232,14 +232,23 @@ def relay(smtp_port: int, handler: Relay, **tls: object) -> Controller:
     return controller
 
 
-def test_a_turns_messages_share_one_smtp_session(app, clock, smtp_port):
-    handler = Relay()
+def people(n: int) -> list[str]:
+    return [f"person{k}@city.example" for k in range(n)]
+
+
+def one_turn(smtp_port: int, handler: Relay, clock, addresses: list[str]) -> dict[str, int]:
+    """Queue a message to each address and run one worker turn against ``handler``'s relay."""
     controller = relay(smtp_port, handler)
     try:
-        queue(clock, *(f"person{n}@city.example" for n in range(6)))
-        assert worker.run_once()["sent"] == 6
+        queue(clock, *addresses)
+        return worker.run_once()
     finally:
         controller.stop()
+
+
+def test_a_turns_messages_share_one_smtp_session(app, clock, smtp_port):
+    handler = Relay()
+    assert one_turn(smtp_port, handler, clock, people(6))["sent"] == 6
     assert len(handler.messages) == 6 and len(set(handler.sessions)) == 1
 
 
@@ -260,7 +269,7 @@ def test_starttls_relays_get_one_encrypted_session_per_turn(app, clock, smtp_por
     handler = Relay()
     controller = relay(smtp_port, handler, tls_context=server_context, require_starttls=True)
     try:
-        queue(clock, *(f"person{n}@city.example" for n in range(4)))
+        queue(clock, *people(4))
         assert worker.run_once()["sent"] == 4
         monkeypatch.delenv("SSL_CERT_FILE")  # a relay whose certificate nobody vouches for gets nothing
         queue(clock, "later@city.example")
@@ -274,25 +283,15 @@ def test_starttls_relays_get_one_encrypted_session_per_turn(app, clock, smtp_por
 
 def test_a_relays_limit_per_connection_opens_a_new_session_and_sends_each_message_once(app, clock, smtp_port):
     handler = Relay(per_session=2)
-    controller = relay(smtp_port, handler)
-    try:
-        queue(clock, *(f"person{n}@city.example" for n in range(5)))
-        result = worker.run_once()
-    finally:
-        controller.stop()
+    result = one_turn(smtp_port, handler, clock, people(5))
     assert result["sent"] == 5 and result["failed"] == 0
-    assert sorted(r[0] for r in handler.recipients) == [f"person{n}@city.example" for n in range(5)]
+    assert sorted(r[0] for r in handler.recipients) == people(5)
     assert len(set(handler.sessions)) == 3  # 2 + 2 + 1
 
 
 def test_a_relay_that_stays_busy_on_a_new_session_keeps_the_rest_queued(app, clock, smtp_port):
     handler = Relay(busy_after=1)  # after one message, every sender gets 421, on any connection
-    controller = relay(smtp_port, handler)
-    try:
-        queue(clock, *(f"person{n}@city.example" for n in range(3)))
-        result = worker.run_once()
-    finally:
-        controller.stop()
+    result = one_turn(smtp_port, handler, clock, people(3))
     assert result["sent"] == 1 and result["failed"] == 2 and len(handler.messages) == 1
     waiting = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))).all()
     assert len(waiting) == 2 and all("421" in m.last_error and m.not_before > clock() for m in waiting)
@@ -321,7 +320,7 @@ def test_a_relay_that_never_answers_costs_one_timeout_per_turn_not_one_per_messa
     acceptor.start()
     app.config.update(SMTP_PORT=listener.getsockname()[1], SMTP_TIMEOUT_S=0.3)
     try:
-        queue(clock, *(f"person{n}@city.example" for n in range(4)))
+        queue(clock, *people(4))
         first = worker.run_once()
         tried_in_first_turn = len(accepted)
         clock.advance(minutes=1)  # past the back-off: the next turn tries the relay again
@@ -341,25 +340,14 @@ def test_a_relay_that_never_answers_costs_one_timeout_per_turn_not_one_per_messa
 
 def test_a_session_the_relay_has_closed_is_replaced_before_the_next_message(app, clock, smtp_port):
     handler = Relay(hang_up=True)
-    controller = relay(smtp_port, handler)
-    try:
-        queue(clock, *(f"person{n}@city.example" for n in range(3)))
-        clock.advance(seconds=1)
-        result = worker.run_once()
-    finally:
-        controller.stop()
+    result = one_turn(smtp_port, handler, clock, people(3))
     assert result["sent"] == 3 and result["failed"] == 0
     assert len(handler.messages) == 3 and len(set(handler.sessions)) == 3
 
 
 def test_a_refused_recipient_fails_alone_and_the_rest_still_go(app, clock, smtp_port):
     handler = Relay(refused=("gone@city.example",))
-    controller = relay(smtp_port, handler)
-    try:
-        queue(clock, "first@city.example", "gone@city.example", "third@city.example")
-        result = worker.run_once()
-    finally:
-        controller.stop()
+    result = one_turn(smtp_port, handler, clock, ["first@city.example", "gone@city.example", "third@city.example"])
     assert result["sent"] == 2 and result["failed"] == 1
     assert [r[0] for r in handler.recipients] == ["first@city.example", "third@city.example"]
     refused = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.to_address == "gone@city.example"))
