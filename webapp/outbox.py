@@ -107,19 +107,13 @@ class Mailer:
             self.close()
         reused = self._client is not None
         try:
-            self._session().send_message(message)
-        except smtplib.SMTPSenderRefused as err:
-            self.close()
-            if not (reused and err.smtp_code == 421):
-                raise
-            self._retry(message)  # "too many messages on this connection"
-        except Exception:
-            self.close()
-            raise
-
-    def _retry(self, message: EmailMessage) -> None:
-        try:
-            self._session().send_message(message)
+            try:
+                self._session().send_message(message)
+            except smtplib.SMTPSenderRefused as err:
+                if not (reused and err.smtp_code == 421):
+                    raise
+                self.close()
+                self._session().send_message(message)  # "too many messages on this connection"
         except BaseException:
             self.close()
             raise
@@ -141,7 +135,7 @@ class Mailer:
 
     def _alive(self) -> bool:
         try:
-            return self._client is not None and self._client.noop()[0] == 250
+            return self._client.noop()[0] == 250
         except (smtplib.SMTPException, OSError):
             return False
 

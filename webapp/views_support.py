@@ -7,11 +7,10 @@ import sqlalchemy as sa
 from flask import Flask, abort, g, has_request_context, request
 from flask_login import current_user
 
-from . import access, engine
+from . import access, engine, roles
 from .extensions import db
 from .models import HumanTask, ProcessInstance, User
 from .models.workflow import OPEN
-from .roles import ROLES
 
 
 def get_instance_for(user: User, instance_id: int) -> ProcessInstance:
@@ -65,7 +64,7 @@ def _role_labels() -> Callable[[str], str]:
 
     def role_label(key: str) -> str:
         if key not in labels:
-            labels[key] = str(ROLES[key].label) if key in ROLES else key
+            labels[key] = roles.label(key)
         return labels[key]
 
     return role_label

@@ -17,8 +17,7 @@ def healthz():
     try:
         db.session.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
-        db.session.rollback()
-        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+        return _unreachable()
     return jsonify({"status": "ok", "database": "ok"})
 
 
@@ -29,8 +28,12 @@ def worker():
     try:
         state = heartbeat.health(clock.now())
     except sa.exc.SQLAlchemyError:
-        db.session.rollback()
-        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+        return _unreachable()
     body = {"status": state.status, "last_turn": state.last_turn.isoformat() if state.last_turn else None,
             "workers": state.workers}
     return jsonify(body), 200 if state.running else 503
+
+
+def _unreachable():
+    db.session.rollback()
+    return jsonify({"status": "unavailable", "database": "unreachable"}), 503
