@@ -8,6 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+
 from .extensions import db
 
 
@@ -59,3 +62,45 @@ def _columns(model: type) -> tuple[str, ...]:
 def like_pattern(text: str) -> str:
     """A LIKE pattern matching ``text`` anywhere, with ``%`` and ``_`` taken literally (escape ``\\``)."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def update_versioned(obj: Any, values: dict[str, Any], version: str = "lock_version") -> None:
+    """Write ``values``, and whatever else of the persistent ``obj``'s columns is pending, to its
+    row in one ``UPDATE … WHERE id = :id AND <version> = :read``, bumping ``version`` as the
+    ORM's flush does; leave ``obj`` holding the new values, with none of them left to flush.
+
+    :raise StaleDataError: the row's version is no longer the one ``obj`` was read with
+        (another action on it committed first), exactly as the flush would raise it
+
+    Why not the flush: for one row whose columns the caller knows, the unit of work's
+    bookkeeping costs twice the statement (an approval's request and inbox rows: 0.5 ms).
+    """
+    state = sa.inspect(obj)
+    if state.key is None:
+        raise ValueError(f"{obj!r} has no row yet: add and flush it first")
+    row = {key: state.dict[key] for key in _column_keys(type(obj)).difference(state.unmodified)}
+    row.update(values)
+    read = getattr(obj, version)  # loads it if a rollback expired it
+    row[version] = read + 1
+    statement = _versioned_update(type(obj), tuple(sorted(row)), version)
+    written = db.session.connection().execute(statement, {**row, "_id": state.identity[0], "_read": read}).rowcount
+    if written != 1:
+        raise StaleDataError(f"{type(obj).__name__} {state.identity[0]} was changed by another action "
+                             f"(version {read} expected, {written} rows matched)")
+    for key, value in row.items():
+        set_committed_value(obj, key, value)
+
+
+@cache
+def _column_keys(model: type) -> frozenset[str]:
+    return frozenset(attr.key for attr in sa.inspect(model).column_attrs)
+
+
+@cache
+def _versioned_update(model: type, keys: tuple[str, ...], version: str) -> sa.Update:
+    """Built once per set of columns (an action writes the same few every time)."""
+    mapper = sa.inspect(model)
+    column = {key: mapper.get_property(key).columns[0] for key in (*keys, version)}
+    return (sa.update(model.__table__)
+            .where(mapper.primary_key[0] == sa.bindparam("_id"), column[version] == sa.bindparam("_read"))
+            .values({column[key]: sa.bindparam(key, type_=column[key].type) for key in keys}))

@@ -155,3 +155,38 @@ def test_an_approval_of_a_task_another_approver_just_decided_names_them(app, wor
     assert "承認者X" in str(refused.value.message)
     db.session.rollback()
     assert db.session.scalars(sa.select(Decision.outcome)).all() == ["reject"]
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "sqlite"], indirect=True)
+def test_an_approval_on_a_request_written_since_it_was_read_is_refused_and_leaves_nothing(app, world):
+    """SQLite has no row locks: an action that read the request before another action on it
+    committed must fail on the request's version when it writes, not overwrite that action's
+    workflow state. (PostgreSQL locks and reads the request again instead: see above.)"""
+    instance = start_copying(world)
+    task = open_task(instance.id, "approve")
+    user = world.users["tanaka"]
+    engine.load_task(task.id, user)  # the request as this action read it
+    instance_id, version = instance.id, instance.lock_version
+
+    def write_meanwhile() -> None:
+        with app.app_context():
+            from webapp.models import ProcessInstance
+
+            db.session.execute(sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                               .values(lock_version=version + 1, title="他の操作で更新"))
+            db.session.commit()
+            db.session.remove()
+
+    thread = threading.Thread(target=write_meanwhile)
+    thread.start()
+    thread.join(timeout=60)
+    with pytest.raises(engine.ConcurrentUpdate):
+        engine.complete(task.id, {"decision": "approve"}, user)
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Decision)) == 0
+    assert db.session.get(HumanTask, task.id).status == "open"
+    from webapp.models import ProcessInstance
+
+    kept = db.session.get(ProcessInstance, instance_id)
+    assert (kept.lock_version, kept.title) == (version + 1, "他の操作で更新")

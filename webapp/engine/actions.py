@@ -350,20 +350,22 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
           completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
           submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None,
           decision: Any = None) -> None:
-    """Write the workflow back; ``open_rows``: the instance's open inbox rows, read before it changed."""
+    """Write the workflow back; ``open_rows``: the instance's open inbox rows, read before it changed.
+
+    The instance is written first, in one versioned UPDATE (:func:`dbutil.update_versioned`): an
+    action that lost the race to another on the same request fails there, before its inbox rows."""
+    values: dict[str, Any] = {}
     if workflow.is_completed() and instance.status == RUNNING:
-        # The outcome first: reading the last decision flushes, and a flush after the new state is
-        # assigned would write the instance twice (two lock_version bumps for one action).
-        instance.outcome = _outcome(instance, definition, workflow, decision)
-        instance.status = COMPLETED
-        instance.completed_at = now
+        values["outcome"] = _outcome(instance, definition, workflow, decision)
+        values["status"] = COMPLETED
+        values["completed_at"] = now
         audit.record("request_closed", actor_id=completed_by.id if completed_by else None, instance_id=instance.id,
-                     contract_id=instance.contract_id, detail={"outcome": instance.outcome})
-    instance.state = store.dumps(workflow)
-    instance.serializer_version = store.SERIALIZER_VERSION
-    instance.next_timer_at = run.next_timer_at(workflow)
-    instance.path = run.completed_steps(workflow)  # the instance diagram reads it, never the state
-    instance.updated_at = now
+                     contract_id=instance.contract_id, detail={"outcome": values["outcome"]})
+    values.update(state=store.dumps(workflow), serializer_version=store.SERIALIZER_VERSION,
+                  next_timer_at=run.next_timer_at(workflow),
+                  path=run.completed_steps(workflow),  # the instance diagram reads it, never the state
+                  updated_at=now)
+    dbutil.update_versioned(instance, values)
     sync_tasks(instance, definition, open_rows, run.ready_user_tasks(workflow), now, completed_guid=completed_guid,
                completed_by_id=completed_by.id if completed_by else None, outcome=outcome, submitted=submitted,
                completed_unseen=completed_unseen, extra_closed=closed, on_new=notifications.task_created)

@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import HumanTask, ProcessDefinition, ProcessInstance
@@ -37,15 +38,20 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, open_ro
         db.session.add(_row(instance, completed_unseen, now, status=DONE, completed_at=now,
                             completed_by_id=completed_by_id, outcome=outcome, submitted=submitted))
     ready_guids = {t.guid for t in ready}
-    for guid, row in by_guid.items():
-        if guid in ready_guids:
-            continue
-        row.completed_at = now
-        if guid == completed_guid:
-            row.status, row.completed_by_id, row.outcome = DONE, completed_by_id, outcome
-            row.submitted = submitted
-        else:
-            row.status = CANCELLED
+    done = {"completed_at": now, "status": DONE, "completed_by_id": completed_by_id, "outcome": outcome,
+            "submitted": submitted}
+    cancelled = {"completed_at": now, "status": CANCELLED}
+    closing = [(row, done if guid == completed_guid else cancelled)
+               for guid, row in by_guid.items() if guid not in ready_guids]
+    # Plain UPDATEs of rows the action read, their values then kept on the objects with nothing
+    # left to flush: the flush's bookkeeping would cost more than the statements.
+    for values, statement in ((done, _close_done()), (cancelled, _close_cancelled())):
+        rows = [row for row, chosen in closing if chosen is values]
+        if rows:
+            db.session.connection().execute(statement, [{"_id": row.id, **values} for row in rows])
+    for row, values in closing:
+        for key, value in values.items():
+            set_committed_value(row, key, value)
     created = []
     start_task = definition.meta.get("start_task")
     for task in ready:
@@ -57,7 +63,8 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, open_ro
                    assignee_id=instance.requester_id if task.spec_id == start_task else None)
         db.session.add(row)
         created.append(row)
-    db.session.flush()
+    if created or completed_unseen is not None:
+        db.session.flush()  # the new rows' ids, for on_new
     if on_new is not None:
         for row in created:
             on_new(row)
@@ -87,6 +94,23 @@ def lock_open_rows(instance: ProcessInstance) -> list[HumanTask]:
 def _open_rows_query() -> sa.Select:
     """Built once (every action runs it): building a statement costs more than running it."""
     return sa.select(HumanTask).where(HumanTask.instance_id == sa.bindparam("instance_id"), HumanTask.status == OPEN)
+
+
+@cache
+def _close_done() -> sa.Update:
+    """Built once: every completion closes its row with it."""
+    return _close("completed_at", "status", "completed_by_id", "outcome", "submitted")
+
+
+@cache
+def _close_cancelled() -> sa.Update:
+    return _close("completed_at", "status")
+
+
+def _close(*keys: str) -> sa.Update:
+    table = HumanTask.__table__
+    return sa.update(table).where(table.c.id == sa.bindparam("_id")).values(
+        {table.c[key]: sa.bindparam(key, type_=table.c[key].type) for key in keys})
 
 
 @cache
