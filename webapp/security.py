@@ -1,6 +1,8 @@
 """Security headers and the session/user loader."""
 from __future__ import annotations
 
+from functools import cache
+
 import sqlalchemy as sa
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
@@ -20,11 +22,17 @@ def load_user(token: str) -> User | None:
     user_id, _, epoch = token.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.scalars(_user_query(), {"user_id": int(user_id)}).one_or_none()
     if user is None or not user.active or user.session_epoch != int(epoch):
         return None
     g.log_user_id = user.id
     return user
+
+
+@cache
+def _user_query() -> sa.Select:
+    """Built once: every request loads its person (``session.get`` builds its statement anew)."""
+    return sa.select(User).where(User.id == sa.bindparam("user_id"))
 
 
 def init_app(app: Flask) -> None:

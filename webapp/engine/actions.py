@@ -29,7 +29,7 @@ from ..extensions import db
 from ..models import Contract, HumanTask, ProcessDefinition, ProcessInstance, User
 from ..models.workflow import COMPLETED, OPEN, RUNNING
 from . import run, sandbox, store
-from .versions import latest_version
+from .versions import attach_to, latest_version
 from .errors import ConcurrentUpdate, NotAllowed, NotFound, ProcessFailed, RuleViolation, TaskAlreadyDone
 from .projection import lock_open_rows, open_rows_of, sync_tasks
 from .scripting import closed_days, diagram_functions, script_engine
@@ -124,10 +124,10 @@ def start(process_key: str, contract: Contract, raw: Mapping[str, Any], user: Us
     return instance
 
 
-# Every use of a task reads its request, the request's version, its contract and who filed it
-# (the page names them; completing mails them): one query, not five.
-_WITH_REQUEST = (so.joinedload(HumanTask.instance).joinedload(ProcessInstance.definition),
-                 so.joinedload(HumanTask.instance).joinedload(ProcessInstance.contract),
+# Every use of a task reads its request, the request's contract and who filed it (the page names
+# them; completing mails them): one query, not four. The request's version comes from the
+# versions this process has read before (:func:`versions.attach_to`).
+_WITH_REQUEST = (so.joinedload(HumanTask.instance).joinedload(ProcessInstance.contract),
                  so.joinedload(HumanTask.instance).joinedload(ProcessInstance.requester))
 
 
@@ -136,10 +136,21 @@ def load_task(task_id: int, user: User) -> HumanTask:
 
     :raise NotFound: no such task, or not visible to the user (404, no leak)
     """
-    task = db.session.get(HumanTask, task_id, options=_WITH_REQUEST)
+    # The session may hold it already (the page loaded it before completing it).
+    task = db.session.identity_map.get(so.Session.identity_key(HumanTask, task_id))
+    if task is None:
+        task = db.session.scalars(_task_query(), {"task_id": task_id}).unique().one_or_none()
     if task is None or not access.can_see_task(user, task):
         raise NotFound()
+    attach_to(task.instance)
     return task
+
+
+@cache
+def _task_query() -> sa.Select:
+    """Built once (every task page and action runs it): ``session.get`` with options builds its
+    statement anew each time, which costs more than running it."""
+    return sa.select(HumanTask).where(HumanTask.id == sa.bindparam("task_id")).options(*_WITH_REQUEST)
 
 
 def check_may_complete(task: HumanTask, instance: ProcessInstance, user: User) -> None:

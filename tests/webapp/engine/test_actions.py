@@ -38,3 +38,37 @@ def test_the_approval_that_ends_a_request_writes_the_request_once(world):
     db.session.refresh(instance)
     assert (instance.status, instance.outcome) == ("completed", "approve")
     assert instance.lock_version == before + 1
+
+
+def test_a_version_read_once_is_not_read_again_and_no_two_sessions_share_it(app, world):
+    """Versions never change, so a task's version comes from those the process has read before:
+    the second task of the same version reads no process_definition row. Each session still gets
+    an object of its own, and the version's diagram (not kept) is read when asked for."""
+    import sqlalchemy as sa
+
+    from webapp.models import ProcessDefinition, User
+
+    first, second = start_copying(world), start_copying(world)
+    tanaka = world.users["tanaka"].id
+    first_id, second_id = open_task(first.id, "approve").id, open_task(second.id, "approve").id
+    db.session.remove()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        one = engine.load_task(first_id, db.session.get(User, tanaka)).instance.definition
+        db.session.remove()
+        user = db.session.get(User, tanaka)
+        statements.clear()
+        two = engine.load_task(second_id, user).instance.definition
+        assert not [s for s in statements if "FROM process_definition" in s]
+        assert two is not one and sa.inspect(two).session is db.session() and sa.inspect(one).session is None
+        assert two.key == "copying_consent" and two.task_meta("approve")
+        assert b"copying_consent" in two.bpmn
+        assert [s for s in statements if "FROM process_definition" in s]  # the diagram, deferred, read when asked
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert db.session.get(ProcessDefinition, two.id) is two
