@@ -92,7 +92,7 @@ def script_engine(*, instance: Any, actor_id: int | None, now: datetime, closed:
                                role_holders=lambda role: access.role_holders(role, instance.contract),
                                task_candidates=access.candidates,
                                open_task=lambda spec_id: projection.open_row(open_rows, spec_id))
-        logger.info("service %s for instance %s", name, instance.id)
+        logger.debug("service %s for instance %s", name, instance.id)  # the action's own line names the instance
         return handler(ctx, **params)
 
     environment = SandboxEnvironment(
