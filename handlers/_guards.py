@@ -37,9 +37,11 @@ def require_contract_assets(ctx: Context, assets: Iterable[int]) -> None:
 
 @cache
 def _contract_assets() -> sa.Select:
-    """Built once (every register entry checks its assets)."""
-    return sa.select(Asset.id).where(Asset.contract_id == sa.bindparam("contract_id"),
-                                     Asset.id.in_(sa.bindparam("ids", expanding=True)))
+    """Built once (every register entry checks its assets), on the table's columns: ids to
+    compare, no objects, so nothing for the ORM to do."""
+    asset = Asset.__table__.c
+    return sa.select(asset.id).where(asset.contract_id == sa.bindparam("contract_id"),
+                                     asset.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def register_row(ctx: Context, model: type[Row], message: Any) -> Row:

@@ -19,9 +19,9 @@ from . import Context, handler
 
 @cache
 def _set_level() -> sa.Update:
-    """A plain statement, not a flush of the loaded row: one column of one row to write (built
-    once: a sweep runs it for every overdue task)."""
-    return (sa.update(HumanTask.__table__).where(HumanTask.id == sa.bindparam("task_id"))
+    """A plain statement on the table, not a flush of the loaded row: one column of one row to
+    write (built once: a sweep runs it for every overdue task)."""
+    return (sa.update(HumanTask.__table__).where(HumanTask.__table__.c.id == sa.bindparam("task_id"))
             .values(escalation_level=sa.bindparam("level")))
 
 

@@ -142,20 +142,24 @@ def _scope_query() -> sa.CompoundSelect:
     tasks. Open tasks only, so the list stays short; listings of closed tasks use a subquery.
     """
     user_id, today = sa.bindparam("user_id", type_=sa.Integer), sa.bindparam("today", type_=sa.Date)
-    standing_in = (Substitute.to_user_id == user_id, Substitute.starts_on <= today, Substitute.ends_on >= today)
+    # The tables' columns, not the classes' attributes: rows of ids, no objects, so nothing for
+    # the ORM to do (every request runs this).
+    sub, grant = Substitute.__table__.c, RoleGrant.__table__.c
+    candidates, tasks = TaskCandidate.__table__, HumanTask.__table__
+    standing_in = (sub.to_user_id == user_id, sub.starts_on <= today, sub.ends_on >= today)
     # The user and whoever they stand in for, as one IN (...): each lookup stays on its index.
-    people = sa.union_all(sa.select(user_id), sa.select(Substitute.from_user_id).where(*standing_in))
+    people = sa.union_all(sa.select(user_id), sa.select(sub.from_user_id).where(*standing_in))
     text, number = sa.cast(sa.null(), sa.String), sa.cast(sa.null(), sa.Integer)
 
     def kind(name: str) -> sa.ColumnElement[str]:
         return sa.literal_column(f"'{name}'", sa.String).label("kind")
 
     return sa.union_all(
-        sa.select(kind(_PRINCIPAL), Substitute.from_user_id, text, text, number, number).where(*standing_in),
-        sa.select(kind(_GRANT), RoleGrant.user_id, RoleGrant.role, RoleGrant.scope, RoleGrant.department_id,
-                  RoleGrant.contract_id).where(RoleGrant.user_id.in_(people)),
-        sa.select(kind(_CANDIDATE), TaskCandidate.human_task_id, text, text, number, number).join(HumanTask)
-        .where(TaskCandidate.user_id.in_(people), HumanTask.status == OPEN),
+        sa.select(kind(_PRINCIPAL), sub.from_user_id, text, text, number, number).where(*standing_in),
+        sa.select(kind(_GRANT), grant.user_id, grant.role, grant.scope, grant.department_id,
+                  grant.contract_id).where(grant.user_id.in_(people)),
+        sa.select(kind(_CANDIDATE), candidates.c.human_task_id, text, text, number, number).join(tasks)
+        .where(candidates.c.user_id.in_(people), tasks.c.status == OPEN),
     )
 
 
@@ -210,13 +214,14 @@ def still_sees(user_id: int, instance: ProcessInstance) -> bool:
 @cache
 def _still_sees_query() -> sa.Select:
     user_id = sa.bindparam("user_id")
-    holder = sa.select(RoleGrant.id).where(
-        RoleGrant.user_id == user_id,
-        sa.or_(sa.and_(RoleGrant.scope == GLOBAL, RoleGrant.role.in_(sorted(_SEEING_GLOBAL))),
-               sa.and_(RoleGrant.scope == CONTRACT, RoleGrant.contract_id == sa.bindparam("contract_id")),
-               sa.and_(RoleGrant.scope == DEPARTMENT, RoleGrant.department_id == sa.bindparam("department_id"))))
-    candidate = sa.select(TaskCandidate.id).join(HumanTask).where(
-        TaskCandidate.user_id == user_id, HumanTask.instance_id == sa.bindparam("instance_id"))
+    grant, candidates, tasks = RoleGrant.__table__.c, TaskCandidate.__table__, HumanTask.__table__
+    holder = sa.select(grant.id).where(
+        grant.user_id == user_id,
+        sa.or_(sa.and_(grant.scope == GLOBAL, grant.role.in_(sorted(_SEEING_GLOBAL))),
+               sa.and_(grant.scope == CONTRACT, grant.contract_id == sa.bindparam("contract_id")),
+               sa.and_(grant.scope == DEPARTMENT, grant.department_id == sa.bindparam("department_id"))))
+    candidate = sa.select(candidates.c.id).join(tasks).where(
+        candidates.c.user_id == user_id, tasks.c.instance_id == sa.bindparam("instance_id"))
     return sa.select(sa.or_(holder.exists(), candidate.exists()))
 
 

@@ -80,12 +80,15 @@ def _chain_pending(session: Any) -> None:
 
 
 # Built once: every action appends. Plain table statements, not ORM ones: the events are rows
-# to write, never objects in the session.
+# to write, never objects in the session. Written with the tables' columns: a mapped class's
+# attributes anywhere in a statement send it through the ORM's bulk machinery (an UPDATE:
+# 52 against 23 µs).
 
 @cache
 def _take_seqs() -> sa.Update:
-    return (sa.update(AuditChain.__table__).where(AuditChain.id == 1)
-            .values(seq=AuditChain.seq + sa.bindparam("count")).returning(AuditChain.seq, AuditChain.last_hash))
+    chain = AuditChain.__table__.c
+    return (sa.update(AuditChain.__table__).where(chain.id == 1)
+            .values(seq=chain.seq + sa.bindparam("count")).returning(chain.seq, chain.last_hash))
 
 
 @cache
@@ -95,7 +98,7 @@ def _append() -> sa.Insert:
 
 @cache
 def _set_head() -> sa.Update:
-    return sa.update(AuditChain.__table__).where(AuditChain.id == 1).values(last_hash=sa.bindparam("head"))
+    return sa.update(AuditChain.__table__).where(AuditChain.__table__.c.id == 1).values(last_hash=sa.bindparam("head"))
 
 
 def _forget_pending(session: Any, *_: Any) -> None:
