@@ -50,7 +50,7 @@ class Sizes:
 
 FULL = Sizes(open_tasks=100_000, audit_events=1_000_000)
 QUICK = Sizes(open_tasks=10_000, audit_events=100_000, sweep=1_000, sweep_sample=50, escalated=300, act_pool=150,
-              tp_pool=1_500)
+              tp_pool=2_500)
 
 
 @dataclass

@@ -48,15 +48,27 @@ def has_row_locks() -> bool:
 
 def relock(obj: Any) -> None:
     """Read ``obj``'s row again under ``FOR UPDATE`` (PostgreSQL; SQLite drops the clause), its
-    columns only. The objects it was loaded with (a request's version, contract and requester)
-    stay as they are; reading the whole object again would let go of them, and the next use of
-    each would read it once more."""
-    db.session.refresh(obj, attribute_names=_columns(type(obj)), with_for_update=True)
+    columns only, and keep what it read on ``obj`` with nothing to flush. The objects it was
+    loaded with (a request's version, contract and requester) stay as they are; reading the
+    whole object again would let go of them, and the next use of each would read it once more.
+    A plain SELECT of the table, not ``session.refresh``, which builds its query anew each time
+    (0.3 ms of an approval on PostgreSQL)."""
+    model = type(obj)
+    row = db.session.connection().execute(_relock_query(model), {"_id": sa.inspect(obj).identity[0]}).one()
+    for key, value in zip(_columns(model), row):
+        set_committed_value(obj, key, value)
 
 
 @cache
 def _columns(model: type) -> tuple[str, ...]:
     return tuple(attr.key for attr in sa.inspect(model).column_attrs)
+
+
+@cache
+def _relock_query(model: type) -> sa.Select:
+    mapper = sa.inspect(model)
+    columns = [mapper.get_property(key).columns[0] for key in _columns(model)]
+    return sa.select(*columns).where(mapper.primary_key[0] == sa.bindparam("_id")).with_for_update()
 
 
 def like_pattern(text: str) -> str:
