@@ -7,7 +7,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -90,7 +89,8 @@ def update_versioned(obj: Any, values: dict[str, Any], version: str = "lock_vers
     state = sa.inspect(obj)
     if state.key is None:
         raise ValueError(f"{obj!r} has no row yet: add and flush it first")
-    row = {key: state.dict[key] for key in _column_keys(type(obj)).difference(state.unmodified)}
+    unmodified = state.unmodified
+    row = {key: state.dict[key] for key in _columns(type(obj)) if key not in unmodified}
     row.update(values)
     read = getattr(obj, version)  # loads it if a rollback expired it
     row[version] = read + 1
@@ -101,11 +101,6 @@ def update_versioned(obj: Any, values: dict[str, Any], version: str = "lock_vers
                              f"(version {read} expected, {written} rows matched)")
     for key, value in row.items():
         set_committed_value(obj, key, value)
-
-
-@cache
-def _column_keys(model: type) -> frozenset[str]:
-    return frozenset(attr.key for attr in sa.inspect(model).column_attrs)
 
 
 @cache
