@@ -135,7 +135,8 @@ def test_the_handler_options_offer_current_subcontractors_of_the_contract_only(w
     assert approved_subcontractors(FormContext(world.zei, kobayashi)) == expected
     assert approved_subcontractors(FormContext(world.kai, world.users["ito"])) == []
     options = SOURCES["handlers"](FormContext(world.zei, kobayashi))
-    assert options[0][0] == "user:kobayashi" and options[-1] == expected[0]
+    assert options[0] == ("user:kobayashi", f"{kobayashi.display_name}（{kobayashi.organization.name}）")
+    assert options[-1] == expected[0]
     assert options.count(expected[0]) == 1  # offered once, however the providers were imported
     row.status = ENDED
     db.session.flush()

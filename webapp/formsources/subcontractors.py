@@ -22,14 +22,16 @@ from ..models.subcontractors import APPROVED, Subcontractor
 def approved_subcontractors(ctx: FormContext) -> Options:
     """``("sub:<id>", "<company>（再委託先）")`` for each subcontractor covering today."""
     today = to_tokyo(clock.now()).date()
-    rows = db.session.scalars(_approved_query(), {"contract_id": ctx.contract.id, "today": today})
-    return [(row.handler_key, f"{row.company}（再委託先）") for row in rows]
+    rows = db.session.execute(_approved_query(), {"contract_id": ctx.contract.id, "today": today})
+    return [(Subcontractor.handler_key_of(row.id), f"{row.company}（再委託先）") for row in rows]
 
 
 @cache
 def _approved_query() -> sa.Select:
-    """Built once: the handlers of every copy or bring-in request are checked against it."""
-    return (sa.select(Subcontractor)
-            .where(Subcontractor.contract_id == sa.bindparam("contract_id"), Subcontractor.status == APPROVED,
-                   Subcontractor.starts_on <= sa.bindparam("today"), Subcontractor.ends_on >= sa.bindparam("today"))
-            .order_by(Subcontractor.id))
+    """Built once: the handlers of every copy or bring-in request are checked against it. The
+    two columns an option shows, from the table: no objects for the session to build."""
+    sub = Subcontractor.__table__.c
+    return (sa.select(sub.id, sub.company)
+            .where(sub.contract_id == sa.bindparam("contract_id"), sub.status == APPROVED,
+                   sub.starts_on <= sa.bindparam("today"), sub.ends_on >= sa.bindparam("today"))
+            .order_by(sub.id))

@@ -67,4 +67,8 @@ class Subcontractor(db.Model):
     @property
     def handler_key(self) -> str:
         """How forms name this subcontractor among the people handling assets (``sub:<id>``)."""
-        return f"sub:{self.id}"
+        return self.handler_key_of(self.id)
+
+    @staticmethod
+    def handler_key_of(subcontractor_id: int) -> str:
+        return f"sub:{subcontractor_id}"
