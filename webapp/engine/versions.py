@@ -27,6 +27,7 @@ from .scripting import diagram_functions
 from .xmlsafe import UnsafeXml, read_xml
 
 logger = logging.getLogger(__name__)
+_KEPT = "shodaku.versions"  # app.extensions: the versions this process keeps (attach_to)
 
 
 def validate(bpmn: bytes, forms: Mapping[str, Any], *, policy_check: Any = None,
@@ -123,6 +124,9 @@ def deploy(bpmn: bytes, forms: Mapping[str, Any], *, user: User | None, note: st
     except sa.exc.IntegrityError as err:  # the same (key, version) just taken by a concurrent deploy
         raise VersionConflict() from err
     store.remember(sha, specs)
+    # A copy kept under this id can only be of a version whose deploy rolled back (SQLite hands
+    # its id out again): never of this one.
+    current_app.extensions.get(_KEPT, {}).pop(definition.id, None)
     audit.record("process_deployed", actor_id=user.id if user else None,
                  detail={"key": parsed.key, "version": version, "sha256": sha, "note": note})
     logger.info("deployed %s v%s (%s) by %s", parsed.key, version, sha[:12], user.id if user else "system")
@@ -164,11 +168,13 @@ def attach_to(instance: ProcessInstance) -> None:
     rest of a task with its request, contract and requester together: its row carries the
     diagram's meta and forms, 15-40 KB of JSON to decode (110 of 280 µs for a task). The copy
     kept here is detached; each session gets its own (``merge(load=False)``, 11 µs), so no two
-    sessions ever share an object. Kept per app: each app has its own database.
+    sessions ever share an object. Kept per app: each app has its own database. A version
+    whose deploy rolled back leaves its copy behind, which :func:`deploy` drops when it gives
+    the id to a new version.
     """
     if "definition" in sa.inspect(instance).dict:
         return
-    known: dict[int, ProcessDefinition] = current_app.extensions.setdefault("shodaku.versions", {})
+    known: dict[int, ProcessDefinition] = current_app.extensions.setdefault(_KEPT, {})
     kept = known.get(instance.definition_id)
     if kept is None:
         known[instance.definition_id] = _detached_copy(instance.definition)

@@ -105,3 +105,26 @@ def test_instances_of_one_version_share_the_parsed_spec(app, world):
     assert specs(instance)[0] is specs(other)[0]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ProcessInstance)
                              .where(ProcessInstance.process_key == KEY)) == 2
+
+
+def test_a_kept_version_whose_deploy_rolled_back_is_not_given_to_the_version_reusing_its_id(app, world):
+    """Tasks take their version from the versions this process keeps. SQLite hands out the id of
+    a version whose deploy rolled back again: the next version under that id must be its own."""
+    from webapp.models import User
+
+    tanaka_id = world.users["tanaka"].id
+    engine.deploy(diagram(), FORMS, user=None)
+    instance = engine.start(KEY, world.zei, {"purpose": "取り消される版"}, world.users["kobayashi"])
+    task_id = open_task(instance.id, "approve").id
+    db.session.expunge_all()  # a later read in the same transaction, as another page would make it
+    assert engine.load_task(task_id, db.session.get(User, tanaka_id)).instance.definition.task_meta("approve")
+    db.session.rollback()
+
+    engine.deploy(diagram(('id="approve" name="承認"', 'id="approve" name="最終承認"')), FORMS, user=None)
+    instance = engine.start(KEY, world.zei, {"purpose": "残る版"}, world.users["kobayashi"])
+    db.session.commit()
+    task_id = open_task(instance.id, "approve").id
+    db.session.remove()
+    task = engine.load_task(task_id, db.session.get(User, tanaka_id))
+    assert task.title == "最終承認"
+    assert task.instance.definition.task_meta("approve")["name"] == "最終承認"
