@@ -144,11 +144,17 @@ class HumanTask(db.Model):
 class TaskCandidate(db.Model):
     """A person added to a task beyond its lane: an escalation target or a substitute."""
 
-    __table_args__ = (sa.UniqueConstraint("human_task_id", "user_id", name="uq_task_candidate_task_user"),)
+    __table_args__ = (
+        sa.UniqueConstraint("human_task_id", "user_id", name="uq_task_candidate_task_user"),
+        # A person's candidacies (every request reads them for the person's scope) from the
+        # index alone: with only user_id indexed, SQLite with statistics read every candidacy
+        # of everyone through the unique constraint's index instead.
+        sa.Index("ix_task_candidate_user_task", "user_id", "human_task_id"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     human_task_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("human_task.id", ondelete="CASCADE"))
-    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
     reason: so.Mapped[str] = so.mapped_column(sa.String(20))
     added_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
