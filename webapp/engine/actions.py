@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
@@ -240,10 +241,15 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
     workflow.script_engine = script_engine(instance=instance, actor_id=user.id, now=now, closed=closed,
                                            decision=decision, notify=notifications.notifier(instance),
                                            open_rows=open_rows)
+    corrected: dict[str, Any] = {}
     if task.spec_id == definition.meta.get("start_task"):
-        instance.request_version += 1
-        instance.request_data = data
-        instance.title = _title(definition, data, now)  # the corrected request may be about something else
+        # The corrected request (it may be about something else now) is written with the state,
+        # in _save's one UPDATE; the handlers meanwhile see it on the instance. Assigned as
+        # pending changes, it would be flushed by the handlers' first query: two writes.
+        corrected = {"request_version": instance.request_version + 1, "request_data": data,
+                     "title": _title(definition, data, now)}
+        for key, value in corrected.items():
+            set_committed_value(instance, key, value)
     # A form answered again (the request after a send-back, any step a loop returns to) replaces
     # its earlier answers: a field left empty this time must not keep last time's value.
     replaces = list((form or {}).get("properties", {}))
@@ -257,7 +263,7 @@ def _complete(task_id: int, raw: Mapping[str, Any], user: User, from_html: bool)
                          "comment": decision.comment if decision else None,
                          "request_version": instance.request_version})
     _save(instance, definition, workflow, now, closed, open_rows, completed_guid=task.task_guid, completed_by=user,
-          outcome=str(data.get("decision", "")), submitted=data, decision=decision)
+          outcome=str(data.get("decision", "")), submitted=data, decision=decision, also=corrected)
     logger.info("user %s completed task %s (%s) of instance %s", user.id, task.id, task.spec_id, instance.id)
     return task
 
@@ -360,12 +366,13 @@ def _save(instance: ProcessInstance, definition: ProcessDefinition, workflow: An
           closed: Collection[date], open_rows: list[HumanTask], *,
           completed_guid: str | None = None, completed_by: User | None = None, outcome: str = "",
           submitted: dict[str, Any] | None = None, completed_unseen: run.ReadyTask | None = None,
-          decision: Any = None) -> None:
-    """Write the workflow back; ``open_rows``: the instance's open inbox rows, read before it changed.
+          decision: Any = None, also: dict[str, Any] | None = None) -> None:
+    """Write the workflow back, with ``also`` (more of the instance's columns); ``open_rows``: the
+    instance's open inbox rows, read before it changed.
 
     The instance is written first, in one versioned UPDATE (:func:`dbutil.update_versioned`): an
     action that lost the race to another on the same request fails there, before its inbox rows."""
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(also or {})
     if workflow.is_completed() and instance.status == RUNNING:
         values["outcome"] = _outcome(instance, definition, workflow, decision)
         values["status"] = COMPLETED

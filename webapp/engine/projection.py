@@ -12,7 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
+from .. import dbutil
 from ..extensions import db
 from ..models import HumanTask, ProcessDefinition, ProcessInstance
 from ..models.workflow import CANCELLED, DONE, OPEN
@@ -46,9 +48,13 @@ def sync_tasks(instance: ProcessInstance, definition: ProcessDefinition, open_ro
     # Plain UPDATEs of rows the action read, their values then kept on the objects with nothing
     # left to flush: the flush's bookkeeping would cost more than the statements.
     for values, statement in ((done, _close_done()), (cancelled, _close_cancelled())):
-        rows = [row for row, chosen in closing if chosen is values]
-        if rows:
-            db.session.connection().execute(statement, [{"_id": row.id, **values} for row in rows])
+        params = [{"_id": row.id, **values} for row, chosen in closing if chosen is values]
+        if params:
+            connection = db.session.connection()
+            written = connection.execute(statement, params[0] if len(params) == 1 else params).rowcount
+            if (len(params) == 1 or connection.dialect.supports_sane_multi_rowcount) and written != len(params):
+                # A row gone since the action read it: refused, as the flush would have refused it.
+                raise StaleDataError(f"closing {len(params)} inbox rows of instance {instance.id} matched {written}")
     for row, values in closing:
         for key, value in values.items():
             set_committed_value(row, key, value)
@@ -78,9 +84,8 @@ def open_row(open_rows: list[HumanTask], spec_id: str) -> HumanTask | None:
 
 
 def open_rows_of(instance: ProcessInstance) -> list[HumanTask]:
-    """The instance's open rows. Read them before changing the instance: the read flushes what
-    is pending, and flushing the instance on its own is a unit of work more than writing it
-    together with its rows."""
+    """The instance's open rows, read once by each action before the workflow runs: the checks,
+    the handlers and the projection at the end all use them."""
     return list(db.session.scalars(_open_rows_query(), {"instance_id": instance.id}))
 
 
@@ -99,18 +104,12 @@ def _open_rows_query() -> sa.Select:
 @cache
 def _close_done() -> sa.Update:
     """Built once: every completion closes its row with it."""
-    return _close("completed_at", "status", "completed_by_id", "outcome", "submitted")
+    return dbutil.update_by_id(HumanTask, ("completed_at", "status", "completed_by_id", "outcome", "submitted"))
 
 
 @cache
 def _close_cancelled() -> sa.Update:
-    return _close("completed_at", "status")
-
-
-def _close(*keys: str) -> sa.Update:
-    table = HumanTask.__table__
-    return sa.update(table).where(table.c.id == sa.bindparam("_id")).values(
-        {table.c[key]: sa.bindparam(key, type_=table.c[key].type) for key in keys})
+    return dbutil.update_by_id(HumanTask, ("completed_at", "status"))
 
 
 @cache

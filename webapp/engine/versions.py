@@ -166,27 +166,35 @@ def attach_to(instance: ProcessInstance) -> None:
 
     Versions never change once deployed (DESIGN rule 5), and reading one costs more than the
     rest of a task with its request, contract and requester together: its row carries the
-    diagram's meta and forms, 15-40 KB of JSON to decode (110 of 280 µs for a task). The copy
-    kept here is detached; each session gets its own (``merge(load=False)``, 11 µs), so no two
-    sessions ever share an object. Kept per app: each app has its own database. A version
-    whose deploy rolled back leaves its copy behind, which :func:`deploy` drops when it gives
-    the id to a new version.
+    diagram's meta and forms, 15-40 KB of JSON to decode (110 of 280 µs for a task). Each session
+    gets an object of its own (``merge(load=False)``, 11 µs); the meta and forms dicts in it are
+    the kept ones, shared by every request of this process, so they are read and never written
+    (``formschema.resolve`` copies what it changes). Kept per app: each app has its own database.
+    A version whose deploy rolled back after a task of it was loaded in the same transaction (a
+    test or a script; the web app deploys in a request of its own) leaves its copy behind, which
+    :func:`deploy` drops when it gives the id to a new version in this process.
     """
     if "definition" in sa.inspect(instance).dict:
         return
     known: dict[int, ProcessDefinition] = current_app.extensions.setdefault(_KEPT, {})
     kept = known.get(instance.definition_id)
-    if kept is None:
-        known[instance.definition_id] = _detached_copy(instance.definition)
-    else:
+    if kept is not None:
         set_committed_value(instance, "definition", db.session.merge(kept, load=False))
+        return
+    copy = _detached_copy(instance.definition)
+    if copy is not None:
+        known[instance.definition_id] = copy
 
 
-def _detached_copy(definition: ProcessDefinition) -> ProcessDefinition:
-    """The loaded columns of ``definition`` in a new object of no session (the diagram's bytes,
-    deferred, stay unloaded: whoever needs them reads them)."""
+def _detached_copy(definition: ProcessDefinition) -> ProcessDefinition | None:
+    """The columns of ``definition`` but its diagram's bytes (deferred: whoever needs them reads
+    them) in a new object of no session; None if its meta or forms were not loaded (a listing
+    that defers them), which a kept copy would then read in every session."""
     state = sa.inspect(definition)
-    loaded = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs if attr.key in state.dict}
+    if "meta" not in state.dict or "forms" not in state.dict:
+        return None
+    loaded = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs
+              if attr.key in state.dict and attr.key != "bpmn"}
     copy = ProcessDefinition(**loaded)
     make_transient_to_detached(copy)
     return copy

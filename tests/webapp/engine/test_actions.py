@@ -40,6 +40,36 @@ def test_the_approval_that_ends_a_request_writes_the_request_once(world):
     assert instance.lock_version == before + 1
 
 
+def test_a_corrected_request_is_written_once_with_what_it_now_says(world, monkeypatch):
+    """The requester answers a send-back: the new answers, the request's version and its title are
+    written with the workflow in one versioned write, even when a step after the request runs a
+    handler that queries (a process owner may draw one): such a query used to flush them first,
+    two writes and two lock_version bumps for one action."""
+    import sqlalchemy as sa
+
+    from webapp.models import HumanTask
+
+    instance = start_copying(world)
+    tanaka, kobayashi = world.users["tanaka"], world.users["kobayashi"]
+    complete(instance, "approve", tanaka, decision="send_back", comment="目的を具体的に")
+    db.session.refresh(instance)
+    before, version = instance.lock_version, instance.request_version
+    engine_steps = run.complete_user_task
+
+    def with_a_handlers_query(*args, **kwargs):
+        db.session.scalars(sa.select(HumanTask).limit(1)).first()
+        return engine_steps(*args, **kwargs)
+
+    monkeypatch.setattr(run, "complete_user_task", with_a_handlers_query)
+    corrected = {**instance.request_data, "purpose": "税務調査資料の複製（訂正後）"}
+    complete(instance, "request", kobayashi, **corrected)
+    db.session.refresh(instance)
+    assert instance.lock_version == before + 1
+    assert instance.request_version == version + 1
+    assert instance.request_data["purpose"] == "税務調査資料の複製（訂正後）"
+    assert open_task(instance.id, "approve").instance_title == instance.title
+
+
 def test_a_version_read_once_is_not_read_again_and_no_two_sessions_share_it(app, world):
     """Versions never change, so a task's version comes from those the process has read before:
     the second task of the same version reads no process_definition row. Each session still gets
