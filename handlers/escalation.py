@@ -21,8 +21,7 @@ from . import Context, handler
 def _set_level() -> sa.Update:
     """A plain statement on the table, not a flush of the loaded row: one column of one row to
     write (built once: a sweep runs it for every overdue task)."""
-    return (sa.update(HumanTask.__table__).where(HumanTask.__table__.c.id == sa.bindparam("task_id"))
-            .values(escalation_level=sa.bindparam("level")))
+    return dbutil.update_by_id(HumanTask, ("escalation_level",))
 
 
 @handler("remind")
@@ -49,7 +48,7 @@ def escalate(ctx: Context, task: str, role: str, level: int) -> dict[str, Any]:
             {"human_task_id": row.id, "user_id": person.id, "reason": "escalation", "added_at": ctx.now}
             for person in people])
     reached = max(row.escalation_level, int(level))
-    ctx.session.execute(_set_level(), {"task_id": row.id, "level": reached})
+    ctx.session.execute(_set_level(), {"_id": row.id, "escalation_level": reached})
     set_committed_value(row, "escalation_level", reached)  # the loaded row says what the database now says
     ctx.notify([p.id for p in people], "task_escalated", task=row)
     ctx.audit("task_escalated", {"task": task, "title": row.title, "level": int(level), "role": role,

@@ -63,11 +63,16 @@ def _columns(model: type) -> tuple[str, ...]:
     return tuple(attr.key for attr in sa.inspect(model).column_attrs)
 
 
+def _column(model: type, key: str) -> sa.Column:
+    """The table column behind ``model``'s attribute ``key``: statements on the table, not the
+    mapped class, stay out of the ORM's bulk machinery."""
+    return sa.inspect(model).get_property(key).columns[0]
+
+
 @cache
 def _relock_query(model: type) -> sa.Select:
-    mapper = sa.inspect(model)
-    columns = [mapper.get_property(key).columns[0] for key in _columns(model)]
-    return sa.select(*columns).where(mapper.primary_key[0] == sa.bindparam("_id")).with_for_update()
+    return (sa.select(*(_column(model, key) for key in _columns(model)))
+            .where(sa.inspect(model).primary_key[0] == sa.bindparam("_id")).with_for_update())
 
 
 def like_pattern(text: str) -> str:
@@ -108,15 +113,14 @@ def update_versioned(obj: Any, values: dict[str, Any], version: str = "lock_vers
 @cache
 def _versioned_update(model: type, keys: tuple[str, ...], version: str) -> sa.Update:
     """Built once per set of columns (an action writes the same few every time)."""
-    version_column = sa.inspect(model).get_property(version).columns[0]
-    return update_by_id(model, keys).where(version_column == sa.bindparam("_read"))
+    return update_by_id(model, keys).where(_column(model, version) == sa.bindparam("_read"))
 
 
 def update_by_id(model: type, keys: tuple[str, ...]) -> sa.Update:
     """``UPDATE <table> SET <key> = :<key>, … WHERE <primary key> = :_id`` on the table, not the
     mapped class (whose statements go through the ORM's bulk machinery), each value bound with
-    its column's type (UTC datetimes, JSON). Callers build it once and keep it."""
-    mapper = sa.inspect(model)
-    column = {key: mapper.get_property(key).columns[0] for key in keys}
-    return (sa.update(model.__table__).where(mapper.primary_key[0] == sa.bindparam("_id"))
-            .values({column[key]: sa.bindparam(key, type_=column[key].type) for key in keys}))
+    its column's type (UTC datetimes, JSON). Callers build it once and keep it
+    (``functools.cache``)."""
+    columns = [_column(model, key) for key in keys]
+    return (sa.update(model.__table__).where(sa.inspect(model).primary_key[0] == sa.bindparam("_id"))
+            .values({column: sa.bindparam(key, type_=column.type) for key, column in zip(keys, columns)}))

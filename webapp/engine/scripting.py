@@ -60,8 +60,9 @@ class ClosedDays(Collection[date]):
 
 @cache
 def _closed_days_query() -> sa.Select:
-    """Built once: every request that sets a deadline reads the closed days."""
-    return sa.select(ClosedDay.day)
+    """Built once: every request that sets a deadline reads the closed days (dates, from the
+    table's column: nothing for the ORM to do)."""
+    return sa.select(ClosedDay.__table__.c.day)
 
 
 def diagram_functions(now: datetime, extra_closed: Collection[date] = ()) -> dict[str, Callable[..., Any]]:
