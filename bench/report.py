@@ -154,6 +154,12 @@ def table(r: dict[str, Any]) -> str:
         if cpu:
             lines.append(f"  {'  CPU per approval':<30} " + ", ".join(f"{k} {v} ms" for k, v in cpu.items())
                          + f" (all CPUs {tp['cpu_busy']:.0%} busy)")
+        sessions = tp.get("database_sessions") or {}
+        if sessions.get("mean_sessions"):
+            waits = "; ".join(f"{v} on {k}" for k, v in sessions.get("lock_waits_by_statement", {}).items())
+            lines.append(f"  {'  database sessions (mean)':<30} "
+                         + ", ".join(f"{v} {k}" for k, v in sessions["mean_sessions"].items())
+                         + (f" [lock waits: {waits}]" if waits else ""))
     elif tp:
         lines.append(f"  throughput: {tp}")
     ns = r.get("sqlite_without_statistics")

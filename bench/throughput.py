@@ -20,10 +20,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+import psycopg
 
 from webapp.testing import csrf_fields
 
@@ -66,6 +69,51 @@ def cpu_seconds(server_pid: int) -> dict[str, float] | None:
 def worker_pids(server_pid: int) -> list[int]:
     """The processes gunicorn's master has forked (its workers)."""
     return [pid for pid, ppid, _, _ in _processes() if ppid == server_pid] if Path("/proc").is_dir() else []
+
+
+class SessionSampler:
+    """What the bench database's sessions are doing while the clients run, sampled from
+    ``pg_stat_activity`` every ``interval`` seconds on a connection of its own: how many, on
+    average, wait on a lock (and on which statement), are inside a transaction while the web
+    worker computes (``idle in transaction``), or run a statement. When the CPUs are not all
+    busy, this says what the approvals wait for instead."""
+
+    def __init__(self, db_url: str, interval: float = 0.02):
+        self.db_url, self.interval = db_url, interval
+        self.samples = 0
+        self.states: Counter[str] = Counter()
+        self.lock_waits: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            query = ("SELECT state, wait_event_type, left(query, 60) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+            while not self._stop.wait(self.interval):
+                for state, wait_type, text in conn.execute(query):
+                    if wait_type == "Lock":
+                        self.states["waiting on a lock"] += 1
+                        self.lock_waits[" ".join(text.split())] += 1
+                    elif state == "active":
+                        self.states["running a statement"] += 1
+                    elif state == "idle in transaction":
+                        self.states["in a transaction, the app working"] += 1
+                self.samples += 1
+
+    def __enter__(self) -> SessionSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def summary(self) -> dict[str, Any]:
+        n = max(1, self.samples)
+        return {"samples": self.samples, "interval_s": self.interval,
+                "mean_sessions": {k: round(v / n, 2) for k, v in self.states.most_common()},
+                "lock_waits_by_statement": {k: round(v / n, 2) for k, v in self.lock_waits.most_common(3)}}
 
 
 def free_port() -> int:
@@ -228,13 +276,14 @@ def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: lis
             th.start()
         load_before = os.getloadavg()[0]
         stop_at[0] = time.perf_counter() + duration
-        cpu_before = cpu_seconds(proc.pid)
-        t0 = time.perf_counter()
-        barrier.wait()
-        for th in threads_:
-            th.join()
-        elapsed = time.perf_counter() - t0
-        cpu_after = cpu_seconds(proc.pid)
+        with SessionSampler(db_url) as sampler:
+            cpu_before = cpu_seconds(proc.pid)
+            t0 = time.perf_counter()
+            barrier.wait()
+            for th in threads_:
+                th.join()
+            elapsed = time.perf_counter() - t0
+            cpu_after = cpu_seconds(proc.pid)
         done = sum(len(x) for x in latencies)
         all_errors = [e for x in errors for e in x]
         result = {
@@ -245,7 +294,7 @@ def run(repo: Path, db_url: str, workdir: Path, approvers: list[str], tasks: lis
                       + ("" if workers else " (the configuration's default)"),
             "workers": running,
             "clients": clients, "load1_before": round(load_before, 2), "load1_after": round(os.getloadavg()[0], 2),
-            "log": str(log),
+            "log": str(log), "database_sessions": sampler.summary(),
         }
         if cpu_before and cpu_after and done:
             used = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
