@@ -165,8 +165,11 @@ def table(r: dict[str, Any]) -> str:
     ns = r.get("sqlite_without_statistics")
     if ns:
         lines.append("  SQLite before the worker's first daily ANALYZE:")
-        row("  complete_ms", ns.get("complete_ms"), "")
-        row("  start_ms", ns.get("start_ms"), "")
+        for name in ("complete_ms", "start_ms"):
+            between = _get(ns, name, "floor_between_ms", "median")
+            value = _get(ns, name, "median")
+            row(f"  {name}", ns.get(name), f"{value / between:.2f} x the floor between its samples ({between} ms)"
+                if value and between else "")
         row("  inbox_ms approver", _get(ns, "inbox_ms", "approver"), "")
         row("  inbox_ms admin", _get(ns, "inbox_ms", "admin"), "")
         sample = ns.get("sweep_sample") or {}
