@@ -166,10 +166,9 @@ def table(r: dict[str, Any]) -> str:
     if ns:
         lines.append("  SQLite before the worker's first daily ANALYZE:")
         for name in ("complete_ms", "start_ms"):
-            between = _get(ns, name, "floor_between_ms", "median")
-            value = _get(ns, name, "median")
-            row(f"  {name}", ns.get(name), f"{value / between:.2f} x the floor between its samples ({between} ms)"
-                if value and between else "")
+            floor, value = floor_for(ns, name), _get(ns, name, "median")
+            row(f"  {name}", ns.get(name), f"{value / floor:.2f} x the floor between its samples ({floor} ms)"
+                if value and floor else "")
         row("  inbox_ms approver", _get(ns, "inbox_ms", "approver"), "")
         row("  inbox_ms admin", _get(ns, "inbox_ms", "admin"), "")
         sample = ns.get("sweep_sample") or {}

@@ -27,7 +27,7 @@ def test_the_sampler_names_the_statement_sessions_wait_on(pg_url):
         idle.execute("SELECT 1")  # a transaction left open by an app that is busy elsewhere
         blocked = threading.Thread(target=lambda: waiter.execute("UPDATE counter_probe SET n = n + 1 WHERE id = 1"))
         blocked.start()
-        time.sleep(0.2)  # the waiter is queued behind the holder's lock
+        _wait_until_queued(url, waiter.info.backend_pid)
         with SessionSampler(url, interval=0.01) as sampler:
             time.sleep(0.3)
         holder.commit()
@@ -46,3 +46,12 @@ def test_the_sampler_names_the_statement_sessions_wait_on(pg_url):
     assert sessions["in a transaction, the app working"] == 2.0  # the holder and the idle transaction
     assert "running a statement" not in sessions  # the sampler leaves itself out
     assert summary["lock_waits_by_statement"] == {"UPDATE counter_probe SET n = n + 1 WHERE id = 1": 1.0}
+
+
+def _wait_until_queued(url: str, pid: int) -> None:
+    """Until the session ``pid`` waits on a lock (a fixed sleep would race a busy machine)."""
+    deadline = time.monotonic() + 10
+    with psycopg.connect(url, autocommit=True) as conn:
+        while conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() != ("Lock",):
+            assert time.monotonic() < deadline, "the second UPDATE never queued behind the first"
+            time.sleep(0.01)
